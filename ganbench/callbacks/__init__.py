@@ -1,0 +1,6 @@
+"""Lightning callbacks: sample grids, the paper's momentum ramp, evaluation."""
+
+from ganbench.callbacks.momentum import MomentumRamp
+from ganbench.callbacks.samples import SampleGrid
+
+__all__ = ["MomentumRamp", "SampleGrid"]

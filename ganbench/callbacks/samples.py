@@ -1,0 +1,73 @@
+"""Sample grids from fixed noise: saved as PNG and sent to every logger that shows images."""
+
+from pathlib import Path
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+from torch import Tensor
+from torchvision.utils import make_grid, save_image
+
+
+class SampleGrid(pl.Callback):
+    """Every ``every_n_steps`` steps (and at the end of training) draws G(z) for the same z.
+
+    The grid goes to ``<log_dir>/samples/step_XXXXXXX.png`` and, as an image, to TensorBoard
+    and Weights & Biases when they are among the trainer's loggers.
+
+    Args:
+        every_n_steps: steps between grids (a step as defined in :mod:`ganbench.module`).
+        num_samples: images in the grid.
+        nrow: images per row.
+        seed: seed of the fixed noise, so that grids at different steps are comparable.
+    """
+
+    def __init__(self, every_n_steps: int = 1000, num_samples: int = 100, nrow: int = 10, seed: int = 0) -> None:
+        if every_n_steps < 1 or num_samples < 1 or nrow < 1:
+            raise ValueError("every_n_steps, num_samples and nrow must all be >= 1.")
+        self.every_n_steps = every_n_steps
+        self.num_samples = num_samples
+        self.nrow = nrow
+        self.seed = seed
+        self.saved: list[Path] = []
+
+    def fixed_noise(self, pl_module: pl.LightningModule) -> Tensor:
+        generator = torch.Generator().manual_seed(self.seed)
+        noise = pl_module.prior.sample(self.num_samples, pl_module.latent_dim, "cpu", generator)
+        return noise.to(pl_module.device)
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args) -> None:
+        if trainer.global_step % self.every_n_steps == 0:
+            self.log_grid(trainer, pl_module)
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.saved or self.saved[-1].stem != f"step_{trainer.global_step:07d}":
+            self.log_grid(trainer, pl_module)
+
+    def log_grid(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> Path | None:
+        """Writes the grid for the current step; returns its path (on rank 0)."""
+        images = self._generate(pl_module)
+        if not trainer.is_global_zero:
+            return None
+        low, high = getattr(trainer.datamodule, "pixel_range", (0.0, 1.0))
+        grid = make_grid(images.float().cpu(), nrow=self.nrow, padding=2, normalize=True, value_range=(low, high))
+        path = Path(trainer.log_dir or trainer.default_root_dir) / "samples" / f"step_{trainer.global_step:07d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_image(grid, path)
+        self.saved.append(path)
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_image("samples", grid, global_step=trainer.global_step)
+            elif isinstance(logger, WandbLogger):
+                logger.log_image("samples", [grid], step=trainer.global_step)
+        return path
+
+    @torch.no_grad()
+    def _generate(self, pl_module: pl.LightningModule) -> Tensor:
+        generator = pl_module.generator
+        was_training = generator.training
+        generator.eval()
+        try:
+            return generator(self.fixed_noise(pl_module))
+        finally:
+            generator.train(was_training)

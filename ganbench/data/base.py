@@ -1,0 +1,137 @@
+"""What every ganbench DataModule shares: tensors in memory, fast batching, the data's range.
+
+A DataModule yields ``(images, labels)`` batches, images ``(B, C, H, W)`` float in
+``pixel_range``. For evaluation it also exposes whole splits (:meth:`ImageDataModule.split_images`)
+and the training set's mean image (used to initialise the paper's generator output bias).
+"""
+
+from collections.abc import Sequence
+
+import lightning.pytorch as pl
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from ganbench.errors import ConfigError
+
+SPLITS = ("train", "val", "test")
+
+
+class TensorImageDataset(Dataset):
+    """Images kept as one tensor (uint8 or float), scaled to float on access.
+
+    ``__getitems__`` returns a whole batch with one indexing operation, which is what the
+    DataLoader calls when it is given it (torch >= 2.1): no per-image Python work.
+
+    Args:
+        images: ``(N, C, H, W)`` uint8 (scaled by ``scale``, then shifted by ``shift``) or float.
+        labels: ``(N,)`` integer labels, or ``None`` for unlabelled data (then ``-1``).
+        scale: multiplier applied to the stored values.
+        shift: added after scaling.
+    """
+
+    def __init__(self, images: Tensor, labels: Tensor | None = None, scale: float = 1.0, shift: float = 0.0):
+        if labels is not None and len(labels) != len(images):
+            raise ConfigError(f"{len(images)} images but {len(labels)} labels; the data files do not match.")
+        self.images = images
+        self.labels = labels if labels is not None else torch.full((len(images),), -1, dtype=torch.long)
+        self.scale = scale
+        self.shift = shift
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        return self._convert(self.images[index]), self.labels[index]
+
+    def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return self._convert(self.images[index]), self.labels[index]
+
+    def _convert(self, images: Tensor) -> Tensor:
+        return images.float().mul_(self.scale).add_(self.shift)
+
+
+def keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    """Collate function for batches that ``__getitems__`` already assembled."""
+    return batch
+
+
+class ImageDataModule(pl.LightningDataModule):
+    """Base class: subclasses implement :meth:`load_splits`; everything else is shared.
+
+    Args:
+        batch_size: minibatch size m (the paper: 100).
+        num_workers: DataLoader worker processes (0 is fastest for in-memory tensors).
+        pixel_range: ``(low, high)`` the pixels are scaled to: ``(0, 1)`` for the paper's
+            sigmoid generators, ``(-1, 1)`` for tanh ones.
+    """
+
+    image_shape: tuple[int, int, int] = (1, 28, 28)
+
+    def __init__(self, batch_size: int = 100, num_workers: int = 0, pixel_range: Sequence[float] = (0.0, 1.0)):
+        super().__init__()
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}.")
+        low, high = (float(value) for value in pixel_range)
+        if not low < high:
+            raise ConfigError(f"pixel_range must be (low, high) with low < high, got {tuple(pixel_range)}.")
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pixel_range = (low, high)
+        self.datasets: dict[str, TensorImageDataset] = {}
+
+    def load_splits(self) -> dict[str, tuple[Tensor, Tensor | None]]:
+        """Returns ``{"train"|"val"|"test": (uint8 images (N, C, H, W), labels (N,) or None)}``."""
+        raise NotImplementedError
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        low, high = self.pixel_range
+        for split, (images, labels) in self.load_splits().items():
+            self.datasets[split] = self.make_dataset(images, labels, (high - low) / 255.0, low)
+
+    def make_dataset(self, images: Tensor, labels: Tensor | None, scale: float, shift: float) -> Dataset:
+        """Wraps one split; override to change how stored values become pixels."""
+        return TensorImageDataset(images, labels, scale, shift)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split not in self.datasets:
+            self.setup()
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=keep_batch,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def split_images(self, split: str, limit: int | None = None) -> Tensor:
+        """The first ``limit`` images of a split, ``(N, C, H, W)`` float in ``pixel_range``.
+
+        Args:
+            split: ``train``, ``val`` or ``test``.
+            limit: how many (all when ``None``).
+        """
+        if split not in SPLITS:
+            raise ConfigError(f"split must be one of {SPLITS}, got {split!r}.")
+        self.setup()
+        dataset = self.datasets[split]
+        count = len(dataset) if limit is None else min(limit, len(dataset))
+        return dataset.__getitems__(list(range(count)))[0]
+
+    def pixel_mean(self) -> Tensor:
+        """Mean training image ``(C, H, W)`` in ``pixel_range``."""
+        return self.split_images("train").mean(dim=0)

@@ -1,0 +1,283 @@
+"""The GAN LightningModule: Algorithm 1 of the paper, with every part injected.
+
+What a *step* is. One ganbench step is one training batch: one discriminator update on a
+fresh minibatch of m data and m noise samples. In the ``alternating`` schedule (Algorithm 1)
+every ``discriminator_steps``-th step (k) also makes the generator update that ends the
+iteration; in the ``simultaneous`` schedule (the released code) every step makes both updates
+from the same batch and z. So with k = 1, the paper's choice, a step is one iteration of
+Algorithm 1. ``trainer.global_step``, ``max_steps``, ``every_n_train_steps``,
+``val_check_interval``, ``limit_train_batches`` and the loggers' x-axis all count these steps:
+the generator's optimiser is stepped outside Lightning's step counter, which would otherwise
+count D and G updates separately and double every figure (Lightning#17958).
+"""
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import torch
+from jsonargparse import lazy_instance
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.core.optimizer import LightningOptimizer
+from torch import Tensor, nn
+from torch.optim.lr_scheduler import LRScheduler
+
+from ganbench.errors import ConfigError
+from ganbench.losses import GANLoss, NonSaturating, discriminator_probability
+from ganbench.optim import ClassicMomentumSGD
+from ganbench.priors import Prior, Uniform
+from ganbench.validation import check_networks_fit_data
+
+
+class GAN(pl.LightningModule):
+    """A generative adversarial net (Goodfellow et al. 2014) trained with manual optimisation.
+
+    Args:
+        generator: maps noise ``(B, latent_dim)`` to images ``(B, C, H, W)``; needs ``latent_dim``.
+        discriminator: maps images ``(B, C, H, W)`` to logits ``(B,)``.
+        loss: the pair of objectives (default: the paper's non-saturating generator loss).
+        prior: the noise distribution p(z) (default: uniform with unit variance, MNIST recipe).
+        generator_optimizer: builds G's optimiser from its parameters.
+        discriminator_optimizer: builds D's optimiser from its parameters.
+        generator_scheduler: builds G's learning-rate schedule, stepped after every G update.
+        discriminator_scheduler: builds D's schedule, stepped after every D update.
+        schedule: ``alternating`` (Algorithm 1: k D updates on fresh minibatches, then one G
+            update) or ``simultaneous`` (released code: both updates from one batch and one z).
+        discriminator_steps: k, D updates per G update in the ``alternating`` schedule.
+        noise_seed: seed of the training noise stream; derived from the global seed when
+            ``None``. Each DDP rank offsets it by its rank, so ranks draw different noise.
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        loss: GANLoss = lazy_instance(NonSaturating),
+        prior: Prior = lazy_instance(Uniform),
+        generator_optimizer: OptimizerCallable = ClassicMomentumSGD,
+        discriminator_optimizer: OptimizerCallable = ClassicMomentumSGD,
+        generator_scheduler: LRSchedulerCallable | None = None,
+        discriminator_scheduler: LRSchedulerCallable | None = None,
+        schedule: Literal["alternating", "simultaneous"] = "alternating",
+        discriminator_steps: int = 1,
+        noise_seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        if schedule not in ("alternating", "simultaneous"):
+            raise ConfigError(f"schedule must be 'alternating' or 'simultaneous', got {schedule!r}.")
+        if discriminator_steps < 1:
+            raise ConfigError(f"discriminator_steps must be >= 1, got {discriminator_steps}.")
+        if not isinstance(getattr(generator, "latent_dim", None), int):
+            raise ConfigError(f"{type(generator).__name__} needs an integer `latent_dim` attribute.")
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.generator = generator
+        self.discriminator = discriminator
+        self.loss = loss
+        self.prior = prior
+        self.generator_optimizer = generator_optimizer
+        self.discriminator_optimizer = discriminator_optimizer
+        self.generator_scheduler = generator_scheduler
+        self.discriminator_scheduler = discriminator_scheduler
+        self.schedule = schedule
+        self.discriminator_steps = discriminator_steps
+        self.noise_seed = noise_seed
+        self._noise_generator: torch.Generator | None = None
+
+    @property
+    def latent_dim(self) -> int:
+        return self.generator.latent_dim
+
+    # ------------------------------------------------------------------ set-up
+
+    def setup(self, stage: str) -> None:
+        """Checks that the networks fit the data; initialises G from data statistics.
+
+        Runs before a checkpoint's weights are restored, so a resumed run keeps its weights.
+        """
+        datamodule = getattr(self.trainer, "datamodule", None)
+        check_networks_fit_data(self, datamodule)
+        initialize = getattr(self.generator, "initialize_from_data", None)
+        if stage == "fit" and callable(initialize) and hasattr(datamodule, "pixel_mean"):
+            initialize(datamodule.pixel_mean())
+        enable_unused_parameter_detection(self.trainer.strategy)
+
+    def configure_optimizers(self) -> Any:
+        discriminator_optimizer = self.discriminator_optimizer(self.discriminator.parameters())
+        generator_optimizer = self.generator_optimizer(self.generator.parameters())
+        schedulers = []
+        for build, optimizer in (
+            (self.discriminator_scheduler, discriminator_optimizer),
+            (self.generator_scheduler, generator_optimizer),
+        ):
+            if build is not None:
+                schedulers.append(build(optimizer))
+        return [discriminator_optimizer, generator_optimizer], schedulers
+
+    # ------------------------------------------------------------------ noise and samples
+
+    def draw_noise(self, num_samples: int) -> Tensor:
+        """Training noise ``(num_samples, latent_dim)`` from this rank's own seeded stream."""
+        if self._noise_generator is None or self._noise_generator.device != self.device:
+            self._noise_generator = self._new_noise_generator()
+        return self.prior.sample(num_samples, self.latent_dim, self.device, self._noise_generator)
+
+    def _new_noise_generator(self) -> torch.Generator:
+        base_seed = self.noise_seed if self.noise_seed is not None else torch.initial_seed()
+        rank = self.trainer.global_rank if self._trainer is not None else 0
+        return torch.Generator(self.device).manual_seed((base_seed + 1_000_003 * rank) % 2**63)
+
+    @torch.no_grad()
+    def sample(self, num_samples: int, generator: torch.Generator | None = None, batch_size: int = 1000) -> Tensor:
+        """Draws ``num_samples`` images ``(n, C, H, W)`` in the data's range, G in eval mode.
+
+        Args:
+            num_samples: how many images.
+            generator: optional ``torch.Generator`` (on this module's device) for reproducible noise.
+            batch_size: images generated per forward pass.
+        """
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            chunks = [
+                self.generator(self.prior.sample(size, self.latent_dim, self.device, generator))
+                for size in _chunk_sizes(num_samples, batch_size)
+            ]
+        finally:
+            self.generator.train(was_training)
+        return torch.cat(chunks)
+
+    # ------------------------------------------------------------------ training
+
+    def training_step(self, batch: Any, batch_idx: int) -> None:
+        real = images_of(batch)
+        if self.schedule == "simultaneous":
+            self._simultaneous_update(real)
+        else:
+            self._discriminator_update(real)
+            if self.trainer.global_step % self.discriminator_steps == 0:
+                self._generator_update(len(real))
+
+    def _discriminator_update(self, real: Tensor) -> None:
+        """One D update on a fresh minibatch (inner loop of Algorithm 1); counted as the step."""
+        discriminator_optimizer, _ = self.optimizers()
+        with torch.no_grad():
+            fake = self.generator(self.draw_noise(len(real)))
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        discriminator_loss = self.loss.discriminator_loss(real_logits, fake_logits)
+        discriminator_optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(discriminator_loss)
+        discriminator_optimizer.step()
+        self._step_scheduler(discriminator_optimizer)
+        self._log_discriminator(discriminator_loss, real_logits, fake_logits)
+
+    def _generator_update(self, batch_size: int) -> None:
+        """One G update on fresh noise (end of an Algorithm 1 iteration); D's weights get no gradient."""
+        _, generator_optimizer = self.optimizers()
+        with self.toggled_optimizer(generator_optimizer):
+            fake_logits = self.discriminator(self.generator(self.draw_noise(batch_size)))
+            generator_loss = self.loss.generator_loss(fake_logits)
+            generator_optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(generator_loss)
+            self._step_uncounted(generator_optimizer)
+        self._step_scheduler(generator_optimizer)
+        self.log("train/g_loss", generator_loss.detach(), prog_bar=True)
+
+    def _simultaneous_update(self, real: Tensor) -> None:
+        """The released code's update: D and G gradients from the same batch and z, one backward.
+
+        D's loss is taken on a detached copy of G(z), and G receives ``dL_G/dG(z)`` through the
+        surrogate ``<G(z), dL_G/dG(z)>``; one backward then gives each network exactly the
+        gradient of its own loss, with the same forward pass (and dropout masks) for both.
+        """
+        discriminator_optimizer, generator_optimizer = self.optimizers()
+        fake = self.generator(self.draw_noise(len(real)))
+        fake_input = fake.detach().requires_grad_(True)
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake_input)
+        discriminator_loss = self.loss.discriminator_loss(real_logits, fake_logits)
+        generator_loss = self.loss.generator_loss(fake_logits)
+        (fake_gradient,) = torch.autograd.grad(generator_loss, fake_input, retain_graph=True)
+        discriminator_optimizer.zero_grad(set_to_none=True)
+        generator_optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(discriminator_loss + (fake * fake_gradient).sum())
+        discriminator_optimizer.step()
+        self._step_uncounted(generator_optimizer)
+        self._step_scheduler(discriminator_optimizer)
+        self._step_scheduler(generator_optimizer)
+        self._log_discriminator(discriminator_loss, real_logits, fake_logits)
+        self.log("train/g_loss", generator_loss.detach(), prog_bar=True)
+
+    def _step_uncounted(self, optimizer: LightningOptimizer) -> None:
+        """Steps through the strategy (precision plugins, hooks) without advancing ``global_step``."""
+        self.trainer.strategy.optimizer_step(optimizer.optimizer, closure=_no_closure)
+
+    def _step_scheduler(self, optimizer: LightningOptimizer) -> None:
+        for scheduler in self._schedulers():
+            if scheduler.optimizer is optimizer.optimizer:
+                scheduler.step()
+
+    def _schedulers(self) -> Iterator[LRScheduler]:
+        schedulers = self.lr_schedulers()
+        if schedulers is None:
+            return iter(())
+        return iter(schedulers if isinstance(schedulers, list) else [schedulers])
+
+    def _log_discriminator(self, loss: Tensor, real_logits: Tensor, fake_logits: Tensor) -> None:
+        self.log("train/d_loss", loss.detach(), prog_bar=True)
+        self.log("train/d_real", discriminator_probability(real_logits))
+        self.log("train/d_fake", discriminator_probability(fake_logits))
+
+    # ------------------------------------------------------------------ evaluation
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._evaluate_discriminator(images_of(batch), "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._evaluate_discriminator(images_of(batch), "test")
+
+    def _evaluate_discriminator(self, real: Tensor, stage: str) -> None:
+        """Mean D(x) on held-out data and D(G(z)): a gap with ``train/d_real`` flags D overfitting."""
+        fake = self.generator(self.draw_noise(len(real)))
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
+        self.log(f"{stage}/d_real", discriminator_probability(real_logits), sync_dist=True)
+        self.log(f"{stage}/d_fake", discriminator_probability(fake_logits), sync_dist=True)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self._noise_generator is not None:
+            checkpoint["noise_generator_state"] = self._noise_generator.get_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._pending_noise_state = checkpoint.get("noise_generator_state")
+
+    def on_train_start(self) -> None:
+        state = getattr(self, "_pending_noise_state", None)
+        if state is not None:
+            self._noise_generator = self._new_noise_generator()
+            if self.trainer.world_size == 1:
+                self._noise_generator.set_state(state)
+            self._pending_noise_state = None
+
+
+def images_of(batch: Any) -> Tensor:
+    """The images of a batch that is either a tensor or an ``(images, labels, ...)`` sequence."""
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def enable_unused_parameter_detection(strategy: pl.strategies.Strategy) -> None:
+    """DDP must tolerate parameters without gradients: each backward touches G or D, not both.
+
+    Turned on here so that ``--trainer.strategy=ddp`` works as it is for a GAN.
+    """
+    ddp_kwargs = getattr(strategy, "_ddp_kwargs", None)
+    if isinstance(ddp_kwargs, dict):
+        ddp_kwargs["find_unused_parameters"] = True
+
+
+def _chunk_sizes(total: int, chunk: int) -> list[int]:
+    return [min(chunk, total - start) for start in range(0, total, chunk)]
+
+
+def _no_closure() -> None:
+    return None

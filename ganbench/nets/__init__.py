@@ -1,0 +1,12 @@
+"""Networks: plain ``nn.Module`` classes with no training logic.
+
+Contracts: a generator has a ``latent_dim`` attribute and maps ``(B, latent_dim)`` to
+``(B, C, H, W)`` images in the data's range; a discriminator maps ``(B, C, H, W)`` to raw
+logits ``(B,)``. Optional hooks: ``initialize_from_data(pixel_mean)`` on a generator is called
+once before training with the training set's mean image.
+"""
+
+from ganbench.nets.layers import Maxout
+from ganbench.nets.mlp import MaxoutDiscriminator, MLPGenerator
+
+__all__ = ["Maxout", "MaxoutDiscriminator", "MLPGenerator"]

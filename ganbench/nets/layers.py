@@ -1,0 +1,46 @@
+"""The paper's building blocks: maxout units and weight initialisation."""
+
+import torch
+from torch import Tensor, nn
+
+
+class Maxout(nn.Module):
+    """A maxout layer (Goodfellow et al. 2013): a linear map to ``units * pieces`` outputs,
+    then the max over each group of ``pieces`` consecutive outputs.
+
+    Args:
+        in_features: input size.
+        units: number of maxout units (outputs).
+        pieces: linear pieces per unit.
+
+    Shapes: ``(B, in_features) -> (B, units)``.
+    """
+
+    def __init__(self, in_features: int, units: int, pieces: int) -> None:
+        super().__init__()
+        if units < 1 or pieces < 1:
+            raise ValueError(f"Maxout needs units >= 1 and pieces >= 1, got units={units}, pieces={pieces}.")
+        self.units = units
+        self.pieces = pieces
+        self.linear = nn.Linear(in_features, units * pieces)
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        outputs = self.linear(inputs)  # (B, units * pieces), groups are consecutive
+        return outputs.view(-1, self.units, self.pieces).amax(dim=-1)
+
+
+def init_uniform_(layer: nn.Linear | nn.Module, bound: float, bias: float = 0.0) -> None:
+    """pylearn2's ``irange`` initialisation: weights ``U(-bound, bound)``, biases constant."""
+    with torch.no_grad():
+        layer.weight.uniform_(-bound, bound)
+        if layer.bias is not None:
+            layer.bias.fill_(bias)
+
+
+def renorm_columns_(layer: nn.Linear, max_norm: float) -> None:
+    """pylearn2's ``max_col_norm``: rescale each unit's incoming weight vector to norm <= ``max_norm``.
+
+    A pylearn2 column (``W`` is ``in x out``) is a row of torch's ``(out, in)`` weight.
+    """
+    with torch.no_grad():
+        layer.weight.copy_(torch.renorm(layer.weight, p=2, dim=0, maxnorm=max_norm))

@@ -1,0 +1,132 @@
+"""The paper's fully connected networks (PAPER.md, MNIST recipe)."""
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ganbench.nets.layers import Maxout, init_uniform_
+
+OUTPUT_ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
+OUTPUT_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "linear": None}
+
+
+class MLPGenerator(nn.Module):
+    """Fully connected generator: ReLU hidden layers, then one output unit per pixel.
+
+    The MNIST recipe is the default: ``100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid``, weights
+    ``U(-0.05, 0.05)``, zero hidden biases, and the output bias set by
+    :meth:`initialize_from_data` to ``logit(mean pixel)`` of the training set.
+
+    Args:
+        latent_dim: size of the noise vector z.
+        hidden_dims: widths of the ReLU layers.
+        image_shape: ``(C, H, W)`` of the images it produces.
+        output_activation: ``sigmoid`` (data in [0, 1]), ``tanh`` ([-1, 1]) or ``linear``.
+        init_range: weights start ``U(-init_range, init_range)``.
+        output_bias_from_data: set the output bias from the data's pixel means (pylearn2
+            ``init_bias_target_marginals``); needs ``output_activation="sigmoid"``.
+
+    Shapes: ``(B, latent_dim) -> (B, C, H, W)``.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        hidden_dims: Sequence[int] = (1200, 1200),
+        image_shape: Sequence[int] = (1, 28, 28),
+        output_activation: str = "sigmoid",
+        init_range: float = 0.05,
+        output_bias_from_data: bool = True,
+    ) -> None:
+        super().__init__()
+        if output_activation not in OUTPUT_ACTIVATIONS:
+            raise ValueError(
+                f"output_activation must be one of {sorted(OUTPUT_ACTIVATIONS)}, got {output_activation!r}."
+            )
+        if output_bias_from_data and output_activation != "sigmoid":
+            raise ValueError("output_bias_from_data=True needs output_activation='sigmoid'.")
+        self.latent_dim = latent_dim
+        self.image_shape = tuple(image_shape)
+        self.output_activation = output_activation
+        self.output_bias_from_data = output_bias_from_data
+        widths = [latent_dim, *hidden_dims]
+        layers: list[nn.Module] = []
+        for width_in, width_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(width_in, width_out), nn.ReLU()]
+        self.hidden = nn.Sequential(*layers)
+        self.output = nn.Linear(widths[-1], math.prod(self.image_shape))
+        self.activation = OUTPUT_ACTIVATIONS[output_activation]()
+        for layer in [*self.hidden, self.output]:
+            if isinstance(layer, nn.Linear):
+                init_uniform_(layer, init_range)
+
+    @property
+    def output_range(self) -> tuple[float, float] | None:
+        """The interval the output activation maps to (``None`` when unbounded)."""
+        return OUTPUT_RANGES[self.output_activation]
+
+    def forward(self, noise: Tensor) -> Tensor:
+        pixels = self.activation(self.output(self.hidden(noise)))
+        return pixels.view(noise.shape[0], *self.image_shape)
+
+    def initialize_from_data(self, pixel_mean: Tensor) -> None:
+        """Sets the output bias to ``logit(clip(pixel_mean, 1e-7, 1 - 1e-7))`` (released code).
+
+        Args:
+            pixel_mean: ``(C, H, W)`` mean image of the training set, in [0, 1].
+        """
+        if not self.output_bias_from_data:
+            return
+        probability = pixel_mean.detach().reshape(-1).double().clamp(1e-7, 1 - 1e-7)
+        with torch.no_grad():
+            self.output.bias.copy_(torch.logit(probability).to(self.output.bias))
+
+
+class MaxoutDiscriminator(nn.Module):
+    """Maxout discriminator with the paper's per-layer dropout; returns logits (no sigmoid).
+
+    MNIST recipe (the default): ``784 -> maxout 240 x 5 -> maxout 240 x 5 -> 1``, weights
+    ``U(-0.005, 0.005)``. Dropout acts on the *input* of every layer with an independent mask
+    per example: pixels are kept with ``input_keep`` (0.8, scaled by 1.25), the inputs of later
+    layers with ``hidden_keep`` (0.5, scaled by 2). Dropout is off in eval mode.
+
+    Args:
+        image_shape: ``(C, H, W)`` of the images it judges.
+        hidden_units: maxout units per hidden layer.
+        pieces: linear pieces per maxout unit.
+        input_keep: probability of keeping a pixel.
+        hidden_keep: probability of keeping a hidden unit's output.
+        init_range: weights start ``U(-init_range, init_range)``.
+
+    Shapes: ``(B, C, H, W) -> (B,)`` logits, higher = more real.
+    """
+
+    def __init__(
+        self,
+        image_shape: Sequence[int] = (1, 28, 28),
+        hidden_units: Sequence[int] = (240, 240),
+        pieces: int = 5,
+        input_keep: float = 0.8,
+        hidden_keep: float = 0.5,
+        init_range: float = 0.005,
+    ) -> None:
+        super().__init__()
+        for name, keep in (("input_keep", input_keep), ("hidden_keep", hidden_keep)):
+            if not 0 < keep <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {keep}.")
+        self.image_shape = tuple(image_shape)
+        widths = [math.prod(self.image_shape), *hidden_units]
+        layers: list[nn.Module] = []
+        for index, (width_in, width_out) in enumerate(zip(widths[:-1], widths[1:])):
+            layers += [nn.Dropout(1 - (input_keep if index == 0 else hidden_keep))]
+            layers += [Maxout(width_in, width_out, pieces)]
+        layers += [nn.Dropout(1 - (hidden_keep if hidden_units else input_keep)), nn.Linear(widths[-1], 1)]
+        self.layers = nn.Sequential(*layers)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                init_uniform_(module, init_range)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.layers(images.flatten(start_dim=1)).squeeze(-1)
