@@ -40,8 +40,8 @@ __all__ = [
 #: The bandwidth grid of the original ``parzen_ll.py``: ``numpy.logspace(-1, 0, 10)``, 0.1 ... 1.0.
 DEFAULT_SIGMAS: tuple[float, ...] = tuple(float(sigma) for sigma in np.logspace(-1.0, 0.0, 10))
 
-#: Largest float64 distance block (test examples x centres) built at once: 2**21 entries = 16 MiB.
-_BLOCK_ELEMENTS = 2**21
+#: Float64 entries of one distance tile (test examples x centres): 2**22 = 32 MiB, twice that with its buffer.
+_BLOCK_ELEMENTS = 2**22
 
 
 def _check_set(name: str, values: Tensor) -> None:
@@ -74,46 +74,52 @@ def _check_inputs(x: Tensor, centres: Tensor, sigmas: Sequence[float]) -> None:
             raise ValueError(f"sigma must be a finite positive number, got {sigma}.")
 
 
+def _block_log_sum_exp(batch: Tensor, batch_norms: Tensor, block: Tensor, scales: Sequence[float]) -> Tensor:
+    """``logsumexp_j(-k ||x_i - mu_j||^2)`` over one float64 block of centres, for every ``k``: ``(B, S)``.
+
+    The matrix product ``||mu||^2 - 2 x.mu`` is computed once for all bandwidths and shifted by its row
+    minimum ``m``, so every exponent ``-k (D_ij - D_i,min)`` is ``<= 0`` with one term equal to 1 (no
+    overflow or underflow of the sum). The minimum squared distance ``D_i,min = m_i + ||x_i||^2`` is clamped
+    at zero against rounding; ``||x||^2`` cancels from the differences ``D_ij - D_i,min``.
+    """
+    partial = torch.addmm(block.square().sum(dim=1)[None, :], batch, block.T, alpha=-2.0)
+    least = partial.amin(dim=1, keepdim=True)
+    nearest = (least + batch_norms).clamp_(min=0.0)
+    buffer = torch.empty_like(partial)
+    columns = []
+    for scale in scales:
+        torch.add(least * scale, partial, alpha=-scale, out=buffer).exp_()
+        columns.append(buffer.sum(dim=1).log_() - scale * nearest[:, 0])
+    return torch.stack(columns, dim=1)
+
+
 def _log_likelihood_grid(
     x: Tensor, centres: Tensor, sigmas: Sequence[float], batch_size: int, centre_chunk: int | None
 ) -> Tensor:
     """Per-example log-likelihood for every bandwidth at once, shape ``(N, len(sigmas))``, float64.
 
-    Each float64 block of squared distances is computed once and shared by all bandwidths: with
-    ``D >= 0`` and its row minimum ``m``, ``logsumexp(-D k) = log(sum(exp(-(D - m) k))) - m k``
-    for ``k = 1 / (2 sigma^2)``, which cannot overflow and keeps at least one term equal to 1.
+    Tiles are ``batch_size`` examples by ``centre_chunk`` centres; each centre chunk is cast to float64
+    and moved to ``x.device`` once, and a running logsumexp over chunks keeps memory at one tile.
     """
     if batch_size < 1 or (centre_chunk is not None and centre_chunk < 1):
         raise ValueError(f"batch_size and centre_chunk must be positive, got {batch_size}, {centre_chunk}.")
-    device = x.device
+    device, count = x.device, centres.shape[0]
     inputs = x.reshape(x.shape[0], -1)
-    means = centres.reshape(centres.shape[0], -1)
-    dimension, count = inputs.shape[1], means.shape[0]
+    means = centres.reshape(count, -1)
     chunk = centre_chunk if centre_chunk is not None else max(1, _BLOCK_ELEMENTS // batch_size)
-    scale_list = [0.5 / sigma**2 for sigma in sigmas]
-    scales = torch.tensor(scale_list, dtype=torch.float64, device=device)
-    results = []
-    for start in range(0, inputs.shape[0], batch_size):
-        batch = inputs[start : start + batch_size].to(dtype=torch.float64)
-        batch_norms = batch.square().sum(dim=1, keepdim=True)
-        running = torch.full((batch.shape[0], len(sigmas)), -math.inf, dtype=torch.float64, device=device)
-        for centre_start in range(0, count, chunk):
-            block = means[centre_start : centre_start + chunk].to(device=device, dtype=torch.float64)
-            # ||x||^2 + ||mu||^2 - 2 x.mu in float64 (never TF32), clamped against rounding below zero.
-            distances = torch.addmm(block.square().sum(dim=1)[None, :], batch, block.T, alpha=-2.0)
-            distances.add_(batch_norms).clamp_(min=0.0)
-            nearest = distances.amin(dim=1, keepdim=True)
-            distances.sub_(nearest)
-            buffer = torch.empty_like(distances)
-            columns = []
-            for scale in scale_list:
-                torch.mul(distances, -scale, out=buffer).exp_()
-                columns.append(buffer.sum(dim=1).log_())
-            block_lse = torch.stack(columns, dim=1) - nearest * scales[None, :]
-            running = torch.logaddexp(running, block_lse)
-        results.append(running)
+    scales = [0.5 / sigma**2 for sigma in sigmas]
+    starts = range(0, inputs.shape[0], batch_size)
+    norms = [inputs[start : start + batch_size].double().square().sum(dim=1, keepdim=True) for start in starts]
+    running = torch.full((inputs.shape[0], len(sigmas)), -math.inf, dtype=torch.float64, device=device)
+    for centre_start in range(0, count, chunk):
+        block = means[centre_start : centre_start + chunk].to(device=device, dtype=torch.float64)
+        for start, batch_norms in zip(starts, norms, strict=True):
+            batch = inputs[start : start + batch_size].to(dtype=torch.float64)
+            block_lse = _block_log_sum_exp(batch, batch_norms, block, scales)
+            running[start : start + batch_size] = torch.logaddexp(running[start : start + batch_size], block_lse)
+    dimension = inputs.shape[1]
     normalisers = [math.log(count) + 0.5 * dimension * math.log(2.0 * math.pi * sigma**2) for sigma in sigmas]
-    return torch.cat(results) - torch.tensor(normalisers, dtype=torch.float64, device=device)[None, :]
+    return running - torch.tensor(normalisers, dtype=torch.float64, device=device)[None, :]
 
 
 def parzen_log_likelihood(
@@ -132,7 +138,7 @@ def parzen_log_likelihood(
             They may live on another device; chunks are moved to ``x.device``.
         sigma: Kernel bandwidth, finite and positive.
         batch_size: Test examples per tile.
-        centre_chunk: Centres per tile; ``None`` picks it so a float64 tile has at most 2**21 entries.
+        centre_chunk: Centres per tile; ``None`` picks it so a float64 tile has at most 2**22 entries.
 
     Returns:
         Float64 tensor of shape ``(N,)`` on ``x.device``.
