@@ -30,6 +30,11 @@ class SampleGrid(pl.Callback):
         self.nrow = nrow
         self.seed = seed
         self.saved: list[Path] = []
+        self.directory: Path | None = None
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        # trainer.log_dir is a collective under DDP: every rank must ask, so ask once, here.
+        self.directory = Path(trainer.log_dir or trainer.default_root_dir) / "samples"
 
     def fixed_noise(self, pl_module: pl.LightningModule) -> Tensor:
         generator = torch.Generator().manual_seed(self.seed)
@@ -51,7 +56,7 @@ class SampleGrid(pl.Callback):
             return None
         low, high = getattr(trainer.datamodule, "pixel_range", (0.0, 1.0))
         grid = make_grid(images.float().cpu(), nrow=self.nrow, padding=2, normalize=True, value_range=(low, high))
-        path = Path(trainer.log_dir or trainer.default_root_dir) / "samples" / f"step_{trainer.global_step:07d}.png"
+        path = self.directory / f"step_{trainer.global_step:07d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         save_image(grid, path)
         self.saved.append(path)

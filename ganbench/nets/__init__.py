@@ -7,6 +7,6 @@ once before training with the training set's mean image.
 """
 
 from ganbench.nets.layers import Maxout
-from ganbench.nets.mlp import MaxoutDiscriminator, MLPGenerator
+from ganbench.nets.mlp import MaxoutDiscriminator, MLPDiscriminator, MLPGenerator
 
-__all__ = ["Maxout", "MaxoutDiscriminator", "MLPGenerator"]
+__all__ = ["Maxout", "MaxoutDiscriminator", "MLPDiscriminator", "MLPGenerator"]

@@ -130,3 +130,39 @@ class MaxoutDiscriminator(nn.Module):
 
     def forward(self, images: Tensor) -> Tensor:
         return self.layers(images.flatten(start_dim=1)).squeeze(-1)
+
+
+class MLPDiscriminator(nn.Module):
+    """A modern fully connected discriminator: LeakyReLU layers with dropout, returns logits.
+
+    Not the paper's (that is :class:`MaxoutDiscriminator`); the common baseline of later MLP
+    GANs, and a quick learner on small data. PyTorch's default initialisation.
+
+    Args:
+        image_shape: ``(C, H, W)`` of the images it judges.
+        hidden_dims: widths of the hidden layers.
+        negative_slope: LeakyReLU slope for negative inputs.
+        dropout: dropout probability after each hidden layer.
+
+    Shapes: ``(B, C, H, W) -> (B,)`` logits, higher = more real.
+    """
+
+    def __init__(
+        self,
+        image_shape: Sequence[int] = (1, 28, 28),
+        hidden_dims: Sequence[int] = (512, 256),
+        negative_slope: float = 0.2,
+        dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+        self.image_shape = tuple(image_shape)
+        widths = [math.prod(self.image_shape), *hidden_dims]
+        layers: list[nn.Module] = []
+        for width_in, width_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(width_in, width_out), nn.LeakyReLU(negative_slope), nn.Dropout(dropout)]
+        self.layers = nn.Sequential(*layers, nn.Linear(widths[-1], 1))
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.layers(images.flatten(start_dim=1)).squeeze(-1)

@@ -1,0 +1,134 @@
+"""Training iterations per second: ganbench vs a plain PyTorch loop, same run, same everything.
+
+Both train the paper's MNIST networks (maxout D with dropout, 1200-1200 G) with the paper's
+classic-momentum SGD and per-minibatch lr decay, batch 100, on the embedded MNIST sample,
+with the released code's simultaneous update. Runs alternate (plain, ganbench, plain, ...) so
+that machine noise hits both alike; the ratio of the medians is printed.
+
+    python bench/throughput.py            # ~2 min on 2 CPU cores
+    python bench/throughput.py --steps 50 --repeats 1   # smoke run
+Target: ganbench >= 0.9x the plain loop.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.loggers import CSVLogger
+
+from ganbench import GAN
+from ganbench.data import MNISTSampleDataModule
+from ganbench.losses import NonSaturating
+from ganbench.nets import MaxoutDiscriminator, MLPGenerator
+from ganbench.optim import ClassicMomentumSGD, ExponentialDecay
+from ganbench.priors import Uniform
+
+
+def paper_networks(seed: int) -> tuple[MLPGenerator, MaxoutDiscriminator]:
+    torch.manual_seed(seed)
+    return MLPGenerator(), MaxoutDiscriminator()
+
+
+def plain_loop(steps: int, warmup: int, datamodule: MNISTSampleDataModule) -> float:
+    """The same training written by hand; returns seconds for ``steps`` timed iterations."""
+    generator, discriminator = paper_networks(0)
+    generator.initialize_from_data(datamodule.pixel_mean())
+    loss, prior = NonSaturating(), Uniform()
+    generator_optimizer = ClassicMomentumSGD(generator.parameters(), lr=0.1, momentum=0.5)
+    discriminator_optimizer = ClassicMomentumSGD(discriminator.parameters(), lr=0.1, momentum=0.5)
+    schedulers = [ExponentialDecay(generator_optimizer), ExponentialDecay(discriminator_optimizer)]
+    noise_generator = torch.Generator().manual_seed(0)
+    done, start = 0, 0.0
+    while done < warmup + steps:
+        for real, _ in datamodule.train_dataloader():
+            if done == warmup:
+                start = time.perf_counter()
+            if done == warmup + steps:
+                break
+            fake = generator(prior.sample(len(real), generator.latent_dim, "cpu", noise_generator))
+            fake_input = fake.detach().requires_grad_(True)
+            real_logits, fake_logits = discriminator(real), discriminator(fake_input)
+            discriminator_loss = loss.discriminator_loss(real_logits, fake_logits)
+            generator_loss = loss.generator_loss(fake_logits)
+            (fake_gradient,) = torch.autograd.grad(generator_loss, fake_input, retain_graph=True)
+            discriminator_optimizer.zero_grad(set_to_none=True)
+            generator_optimizer.zero_grad(set_to_none=True)
+            (discriminator_loss + (fake * fake_gradient).sum()).backward()
+            discriminator_optimizer.step()
+            generator_optimizer.step()
+            for scheduler in schedulers:
+                scheduler.step()
+            done += 1
+    return time.perf_counter() - start
+
+
+class StepTimer(pl.Callback):
+    """Times the steps after ``warmup``."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.start, self.end = warmup, 0.0, 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.warmup:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.end = time.perf_counter()
+
+
+def ganbench_loop(steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str) -> float:
+    """ganbench's Trainer with its default logging (every 50 steps); returns timed seconds."""
+    generator, discriminator = paper_networks(0)
+    gan = GAN(
+        generator,
+        discriminator,
+        loss=NonSaturating(),
+        prior=Uniform(),
+        schedule="simultaneous",
+        generator_optimizer=lambda p: ClassicMomentumSGD(p, lr=0.1, momentum=0.5),
+        discriminator_optimizer=lambda p: ClassicMomentumSGD(p, lr=0.1, momentum=0.5),
+        generator_scheduler=ExponentialDecay,
+        discriminator_scheduler=ExponentialDecay,
+    )
+    timer = StepTimer(warmup)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_steps=warmup + steps,
+        logger=CSVLogger(log_dir),
+        callbacks=[timer],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(gan, datamodule=datamodule)
+    return timer.end - timer.start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=300, help="timed iterations per run")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed iterations first")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each")
+    arguments = parser.parse_args()
+    datamodule = MNISTSampleDataModule(batch_size=100)
+    datamodule.setup()
+    plain_times, ganbench_times = [], []
+    with tempfile.TemporaryDirectory() as log_dir:
+        for _ in range(arguments.repeats):
+            plain_times.append(plain_loop(arguments.steps, arguments.warmup, datamodule))
+            ganbench_times.append(ganbench_loop(arguments.steps, arguments.warmup, datamodule, log_dir))
+    plain_rate = arguments.steps / statistics.median(plain_times)
+    ganbench_rate = arguments.steps / statistics.median(ganbench_times)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 100, paper MNIST networks")
+    print(f"plain PyTorch loop: {plain_rate:7.2f} it/s  (runs: {', '.join(f'{t:.2f}s' for t in plain_times)})")
+    print(f"ganbench (Trainer): {ganbench_rate:7.2f} it/s  (runs: {', '.join(f'{t:.2f}s' for t in ganbench_times)})")
+    print(f"ratio ganbench / plain: {ganbench_rate / plain_rate:.3f}  (target >= 0.9)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""The ``ganbench`` command as a user runs it: shipped configs, part swapping, clear errors."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from ganbench import GAN
+from tests.conftest import REPO, run_ganbench
+
+CONFIGS = sorted(str(path.relative_to(REPO)) for path in (REPO / "configs").rglob("*.yaml"))
+
+
+def fit_arguments(config: str, tmp_path: Path, data_dir: Path) -> list[str]:
+    """Overrides that make any shipped config fit 3 steps quickly, writing under tmp_path."""
+    arguments = [
+        "fit",
+        f"--config={REPO / config}",
+        "--trainer.max_steps=3",
+        "--trainer.max_epochs=1",
+        "--trainer.accelerator=cpu",
+        "--trainer.enable_progress_bar=false",
+        f"--trainer.default_root_dir={tmp_path}",
+        f"--trainer.logger.init_args.save_dir={tmp_path}",
+    ]
+    data = yaml.safe_load((REPO / config).read_text())["data"]
+    if "data_dir" in data.get("init_args", {}):
+        arguments += [f"--data.init_args.data_dir={data_dir}", "--data.init_args.train_size=200"]
+    return arguments
+
+
+def last_line(result) -> str:
+    return result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_shipped_config_prints(config, tmp_path):
+    result = run_ganbench("fit", f"--config={REPO / config}", "--print_config", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    printed = yaml.safe_load(result.stdout)
+    assert printed["model"]["generator"]["class_path"].startswith("ganbench.nets")
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_shipped_config_fits_saves_config_and_checkpoint_that_reloads_and_samples(config, tmp_path, small_mnist_dir):
+    result = run_ganbench(*fit_arguments(config, tmp_path, small_mnist_dir), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = next(tmp_path.rglob("config.yaml")).parent
+    checkpoints = sorted(run_dir.rglob("*.ckpt"))
+    assert checkpoints, f"no checkpoint under {run_dir}"
+    assert sorted(run_dir.rglob("samples/*.png")), "no sample grid written"
+    gan = GAN.load_from_checkpoint(checkpoints[-1])
+    images = gan.sample(5)
+    assert images.shape == (5, 1, 28, 28)
+    assert images.min() >= 0 and images.max() <= 1
+    torch.testing.assert_close(
+        gan.sample(3, generator=torch.Generator().manual_seed(0)),
+        gan.sample(3, generator=torch.Generator().manual_seed(0)),
+    )
+
+
+def test_loss_swaps_from_the_command_line(tmp_path):
+    result = run_ganbench(
+        "fit", f"--config={REPO / 'configs/quickstart.yaml'}", "--model.loss=Minimax", "--print_config", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(result.stdout)["model"]["loss"]["class_path"] == "ganbench.losses.Minimax"
+
+
+USER_PACKAGE = '''
+import torch
+from torch import nn
+
+
+class MyGenerator(nn.Module):
+    """A user's own generator: one linear layer and a sigmoid."""
+
+    def __init__(self, latent_dim: int = 16):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.linear = nn.Linear(latent_dim, 784)
+
+    def forward(self, noise):
+        return torch.sigmoid(self.linear(noise)).view(-1, 1, 28, 28)
+'''
+
+
+def test_user_generator_from_own_package_plugs_in_by_class_path(tmp_path):
+    (tmp_path / "mylab").mkdir()
+    (tmp_path / "mylab" / "__init__.py").write_text("")
+    (tmp_path / "mylab" / "nets.py").write_text(USER_PACKAGE)
+    arguments = fit_arguments("configs/quickstart.yaml", tmp_path, tmp_path)
+    result = run_ganbench(*arguments, "--model.generator=mylab.nets.MyGenerator", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    saved = yaml.safe_load(next(tmp_path.rglob("config.yaml")).read_text())
+    assert saved["model"]["generator"]["class_path"] == "mylab.nets.MyGenerator"
+    checkpoint = sorted(tmp_path.rglob("*.ckpt"))[-1]
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import mylab.nets
+
+        gan = GAN.load_from_checkpoint(checkpoint)
+        assert isinstance(gan.generator, mylab.nets.MyGenerator)
+        assert gan.sample(2).shape == (2, 1, 28, 28)
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_unknown_config_key_is_one_clear_error(tmp_path):
+    result = run_ganbench("fit", f"--config={REPO / 'configs/quickstart.yaml'}", "--model.no_such_key=1", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "no_such_key" in result.stderr
+
+
+def test_misspelt_key_in_a_config_file_is_one_clear_error(tmp_path):
+    config = (REPO / "configs/quickstart.yaml").read_text().replace("schedule:", "shedule:")
+    (tmp_path / "bad.yaml").write_text(config)
+    result = run_ganbench("fit", "--config=bad.yaml", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "shedule" in result.stderr
+
+
+def test_wrong_class_path_is_one_clear_error(tmp_path):
+    result = run_ganbench(
+        "fit", f"--config={REPO / 'configs/quickstart.yaml'}", "--model.generator=mylab.nowhere.Generator", cwd=tmp_path
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "mylab.nowhere.Generator" in result.stderr
+
+
+def test_missing_mnist_folder_offline_is_one_clear_error(tmp_path):
+    result = run_ganbench(
+        "fit",
+        f"--config={REPO / 'configs/mnist/paper.yaml'}",
+        f"--data.init_args.data_dir={tmp_path / 'absent'}",
+        "--trainer.max_steps=1",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert last_line(result).startswith("ganbench: error: train-images-idx3-ubyte[.gz] not found in")
+    assert "download=true" in last_line(result)
+
+
+def test_generator_that_does_not_fit_the_data_is_one_clear_error(tmp_path):
+    result = run_ganbench(
+        *fit_arguments("configs/quickstart.yaml", tmp_path, tmp_path),
+        "--model.generator.init_args.image_shape=[1,32,32]",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "makes images of shape (1, 32, 32) but the data has shape (1, 28, 28)" in last_line(result)
