@@ -10,7 +10,9 @@ import yaml
 from ganbench import GAN
 from tests.conftest import REPO, run_ganbench
 
-CONFIGS = sorted(str(path.relative_to(REPO)) for path in (REPO / "configs").rglob("*.yaml"))
+# The MNIST configs; each other data set's configs are tested with small files of its own format
+# in tests/test_dataset_configs.py.
+CONFIGS = ["configs/quickstart.yaml", *sorted(str(p.relative_to(REPO)) for p in (REPO / "configs/mnist").glob("*.yaml"))]
 
 
 def fit_arguments(config: str, tmp_path: Path, data_dir: Path) -> list[str]:
