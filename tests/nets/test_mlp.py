@@ -94,3 +94,13 @@ def test_bad_network_arguments_are_refused():
     with pytest.raises(ValueError, match="input_keep"):
         MaxoutDiscriminator(input_keep=0.0)
     assert math.prod(MLPGenerator(image_shape=(3, 8, 8), output_bias_from_data=False).image_shape) == 192
+
+
+def test_generator_batch_norm_option_normalises_hidden_layers():
+    generator = MLPGenerator(latent_dim=4, hidden_dims=(8, 8), image_shape=(1, 2, 2), batch_norm=True)
+    assert sum(isinstance(m, torch.nn.BatchNorm1d) for m in generator.modules()) == 2
+    generator.train()
+    hidden = generator.hidden[:2](torch.randn(64, 4) * 5 + 3)  # Linear, BatchNorm
+    assert_close(hidden.mean(0), torch.zeros(8), atol=1e-5, rtol=0)
+    generator.eval()
+    assert generator(torch.randn(3, 4)).shape == (3, 1, 2, 2)
