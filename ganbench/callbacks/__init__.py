@@ -1,6 +1,7 @@
 """Lightning callbacks: sample grids, the paper's momentum ramp, evaluation."""
 
 from ganbench.callbacks.momentum import MomentumRamp
+from ganbench.callbacks.parzen import ParzenEvaluation
 from ganbench.callbacks.samples import SampleGrid
 
-__all__ = ["MomentumRamp", "SampleGrid"]
+__all__ = ["MomentumRamp", "ParzenEvaluation", "SampleGrid"]
