@@ -5,10 +5,13 @@ generator samples are the kernel centres, the bandwidth is chosen from ``logspac
 mean log-likelihood on the first 1,000 validation images, and the mean log-likelihood of the whole test
 split is reported with its standard error (see :mod:`ganbench.metrics.parzen` and ``docs/parzen.md``).
 
-DDP. Every rank computes the same figure: the samples come from a ``torch.Generator`` seeded with ``seed``
-(not from the rank's training noise) and the splits are read whole from the data module, not through the
-distributed sampler. So no collective is needed, all ranks log the same value, and the result equals the
-single-device one. Every rank does the whole computation, which costs no wall-clock time over one device.
+DDP. Rank 0 evaluates and broadcasts its result; every rank logs that same value, so the figure is the one a
+single device gives for rank 0's weights (the weights a checkpoint holds). Evaluating on every rank would not
+do: BatchNorm running statistics are updated by each rank's own last batch, so in eval mode the ranks'
+generators differ slightly. The samples come from a ``torch.Generator`` seeded with ``seed`` (not from the
+training noise) and the splits are read whole from the data module, not through the distributed sampler
+(which pads with duplicates). The broadcast is made by every rank at the same point, and an error on rank 0
+is re-raised on every rank, so no rank is left waiting in it.
 """
 
 import logging
@@ -149,8 +152,20 @@ class ParzenEvaluation(pl.Callback):
         self._run(trainer, pl_module, "test", announce=True)
 
     def _run(self, trainer: pl.Trainer, pl_module: pl.LightningModule, split: str, announce: bool) -> None:
-        """Evaluates on every rank (same result everywhere), logs on every rank, prints on rank 0."""
-        result = self.evaluate(pl_module, trainer.datamodule, split)
+        """Evaluates on rank 0, broadcasts the result (a collective every rank joins), logs it on every rank."""
+        outcome: ParzenResult | Exception | None = None
+        error: Exception | None = None
+        if trainer.is_global_zero:
+            try:
+                outcome = self.evaluate(pl_module, trainer.datamodule, split)
+            except Exception as caught:  # sent to the other ranks, so none waits forever in the broadcast
+                error, outcome = caught, RuntimeError(f"ParzenEvaluation failed on rank 0: {caught!r}")
+        outcome = trainer.strategy.broadcast(outcome, src=0)
+        if error is not None:
+            raise error
+        if isinstance(outcome, Exception):
+            raise outcome
+        result = outcome
         self.results.append(result)
         prefix = f"{split}/{self.name}"
         for key, value in (("ll", result.mean), ("se", result.standard_error), ("sigma", result.sigma)):

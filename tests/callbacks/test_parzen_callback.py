@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
+from ganbench import GAN
 from ganbench.callbacks import ParzenEvaluation
 from ganbench.callbacks.parzen import dataset_name
 from ganbench.data import MNISTDataModule, MNISTSampleDataModule
@@ -173,6 +174,16 @@ def test_non_finite_samples_are_a_reported_failure_not_a_crash(tmp_path, capsys,
     assert "ParzenEvaluation failed" in caplog.text
 
 
+def test_an_error_during_the_evaluation_is_raised_not_swallowed(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("broken on purpose")
+
+    callback = ParzenEvaluation(**SMALL)
+    monkeypatch.setattr(callback, "evaluate", broken)
+    with pytest.raises(ValueError, match="broken on purpose"):
+        tiny_trainer(tmp_path, callbacks=[callback]).test(tiny_gan(), datamodule=RandomImages(), verbose=False)
+
+
 def test_a_data_module_without_whole_splits_is_one_clear_error(tmp_path):
     class Plain(pl.LightningDataModule):
         def train_dataloader(self):
@@ -214,95 +225,95 @@ from lightning.pytorch import Callback
 
 
 class RecordParzen(Callback):
-    """Writes this rank's test/parzen* values to <folder>/rank<r>.json (no collective involved)."""
+    """Writes this rank's */parzen* values to <folder>/<stage>_rank<r>.json (no collective involved)."""
 
     def __init__(self, folder: str):
         self.folder = folder
 
-    def on_test_end(self, trainer, pl_module):
-        values = {k: v.item() for k, v in trainer.callback_metrics.items() if k.startswith("test/parzen")}
+    def write(self, trainer, stage):
+        values = {k: v.item() for k, v in trainer.callback_metrics.items() if "/parzen" in k}
         values["world_size"] = trainer.world_size
-        with open(f"{self.folder}/rank{trainer.global_rank}.json", "w") as handle:
+        with open(f"{self.folder}/{stage}_rank{trainer.global_rank}.json", "w") as handle:
             json.dump(values, handle)
+
+    def on_validation_end(self, trainer, pl_module):
+        if not trainer.sanity_checking:
+            self.write(trainer, "val")
+
+    def on_test_end(self, trainer, pl_module):
+        self.write(trainer, "test")
 '''
 
-# A small second instance, the one compared between one and two processes.
+# A small instance that evaluates after every epoch, next to the config's own.
 SMALL_CLI = {
     "class_path": "ParzenEvaluation",
-    "init_args": {"num_samples": 200, "num_validation": 100, "num_test": 500, "name": "parzen_small"},
+    "init_args": {"num_samples": 200, "num_validation": 100, "num_test": 500, "name": "parzen_small", "seed": 5},
 }
 
 
-@pytest.fixture(scope="module")
-def quickstart_checkpoint(tmp_path_factory) -> Path:
-    """A checkpoint of the shipped quickstart config after a 3-step ``ganbench fit``."""
-    folder = tmp_path_factory.mktemp("quickstart")
-    result = run_ganbench(
-        "fit",
-        f"--config={REPO / 'configs/quickstart.yaml'}",
-        "--trainer.max_steps=3",
-        "--trainer.enable_progress_bar=false",
-        f"--trainer.default_root_dir={folder}",
-        f"--trainer.logger.init_args.save_dir={folder}",
-        cwd=folder,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return sorted(folder.rglob("*.ckpt"))[-1]
-
-
-def run_test(checkpoint: Path, folder: Path, *extra: str):
-    """``ganbench test`` of the quickstart config on ``checkpoint``, recording every rank's values."""
-    folder.mkdir(exist_ok=True)
+def ganbench_with_recorder(folder: Path, *arguments: str):
+    """Runs ``ganbench ARGUMENTS`` on the quickstart config with the small instance and the recorder added."""
     (folder / "parzenrecord.py").write_text(RECORDER)
     recorder = {"class_path": "parzenrecord.RecordParzen", "init_args": {"folder": str(folder)}}
     return run_ganbench(
-        "test",
+        *arguments,
         f"--config={REPO / 'configs/quickstart.yaml'}",
-        f"--ckpt_path={checkpoint}",
         "--trainer.enable_progress_bar=false",
         f"--trainer.default_root_dir={folder}",
         f"--trainer.logger.init_args.save_dir={folder}",
-        *extra,
+        f"--trainer.callbacks+={json.dumps(SMALL_CLI)}",
         f"--trainer.callbacks+={json.dumps(recorder)}",
         cwd=folder,
     )
 
 
 @pytest.fixture(scope="module")
-def single_process_test(quickstart_checkpoint, tmp_path_factory):
-    """The shipped quickstart config's ``ganbench test``, plus the small instance, on one process."""
-    folder = tmp_path_factory.mktemp("single")
-    result = run_test(quickstart_checkpoint, folder, f"--trainer.callbacks+={json.dumps(SMALL_CLI)}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result, folder
-
-
-def test_ganbench_test_with_the_quickstart_config_prints_the_table_line(single_process_test):
-    result, folder = single_process_test
-    lines = [match for match in LINE.finditer(result.stdout) if match.group(8) == "2000"]
-    assert len(lines) == 1, f"no Table-1 line for the config's instance in:\n{result.stdout[-3000:]}"
-    assert lines[0].group(1, 2, 3, 7) == ("MNIST", "test", "10000", "500")
-    recorded = json.loads((folder / "rank0.json").read_text())
-    assert float(lines[0].group(4)) == round(recorded["test/parzen_ll"], 2)
-    assert float(lines[0].group(6)) == round(recorded["test/parzen_sigma"], 4)
-
-
-def test_ddp_on_two_processes_gives_the_single_process_result(quickstart_checkpoint, single_process_test, tmp_path):
-    _, single = single_process_test
-    result = run_test(
-        quickstart_checkpoint,
-        tmp_path,
-        f"--trainer.callbacks=[{json.dumps(SMALL_CLI)}]",
+def ddp_fit(tmp_path_factory) -> Path:
+    """A 3-step ``ganbench fit`` of the quickstart config on two CPU processes (gloo); validates once."""
+    folder = tmp_path_factory.mktemp("ddp_fit")
+    result = ganbench_with_recorder(
+        folder,
+        "fit",
+        "--trainer.max_steps=3",
+        "--trainer.limit_train_batches=3",
+        "--trainer.max_epochs=1",
+        "--trainer.accelerator=cpu",
         "--trainer.strategy=ddp",
         "--trainer.devices=2",
-        "--trainer.accelerator=cpu",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "sync_dist=True" not in result.stderr
-    reference = json.loads((single / "rank0.json").read_text())
-    ranks = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
-    assert reference["world_size"] == 1 and all(values["world_size"] == 2 for values in ranks)
-    for values in ranks:
-        assert values["test/parzen_small_sigma"] == reference["test/parzen_small_sigma"]
-        for key in ("test/parzen_small_ll", "test/parzen_small_se"):
-            assert_close(values[key], reference[key], rtol=1e-9, atol=0)
+    return folder
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_ddp_fit_logs_the_single_process_value_for_the_checkpoint_on_every_rank(ddp_fit):
+    # The quickstart generator has BatchNorm: after training, the ranks' running statistics differ by their
+    # last batches, so this fails if each rank evaluates its own generator.
+    ranks = [read_json(ddp_fit / f"val_rank{rank}.json") for rank in (0, 1)]
+    assert [values["world_size"] for values in ranks] == [2, 2]
+    assert ranks[0] == ranks[1]
+    gan = GAN.load_from_checkpoint(sorted(ddp_fit.rglob("last.ckpt"))[-1])
+    single = ParzenEvaluation(**SMALL_CLI["init_args"]).evaluate(gan, MNISTSampleDataModule(), "val")
+    assert ranks[0]["val/parzen_small_sigma"] == single.sigma
+    assert_close(ranks[0]["val/parzen_small_ll"], single.mean, rtol=1e-9, atol=0)
+    assert_close(ranks[0]["val/parzen_small_se"], single.standard_error, rtol=1e-9, atol=0)
+
+
+def test_ganbench_test_on_a_quickstart_checkpoint_prints_the_table_line(ddp_fit, tmp_path):
+    checkpoint = sorted(ddp_fit.rglob("last.ckpt"))[-1]
+    result = ganbench_with_recorder(tmp_path, "test", f"--ckpt_path={checkpoint}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = {match.group(8): match for match in LINE.finditer(result.stdout)}
+    assert set(lines) == {"2000", "200"}, f"expected the config's and the small instance's lines:\n{result.stdout}"
+    assert lines["2000"].group(1, 2, 3, 7) == ("MNIST", "test", "10000", "500")
+    assert lines["200"].group(1, 2, 3, 7) == ("MNIST", "test", "500", "100")
+    recorded = read_json(tmp_path / "test_rank0.json")
+    assert float(lines["2000"].group(4)) == round(recorded["test/parzen_ll"], 2)
+    assert float(lines["2000"].group(6)) == round(recorded["test/parzen_sigma"], 4)
+    gan = GAN.load_from_checkpoint(checkpoint)
+    single = ParzenEvaluation(**SMALL_CLI["init_args"]).evaluate(gan, MNISTSampleDataModule(), "test")
+    assert_close(recorded["test/parzen_small_ll"], single.mean, rtol=1e-9, atol=0)
