@@ -6,7 +6,8 @@ logits ``(B,)``. Optional hooks: ``initialize_from_data(pixel_mean)`` on a gener
 once before training with the training set's mean image.
 """
 
+from ganbench.nets.classifier import ClassifierFeatures, MNISTClassifier
 from ganbench.nets.layers import Maxout
 from ganbench.nets.mlp import MaxoutDiscriminator, MLPDiscriminator, MLPGenerator
 
-__all__ = ["Maxout", "MaxoutDiscriminator", "MLPDiscriminator", "MLPGenerator"]
+__all__ = ["ClassifierFeatures", "Maxout", "MaxoutDiscriminator", "MLPDiscriminator", "MLPGenerator", "MNISTClassifier"]
