@@ -18,6 +18,7 @@ import lightning.pytorch as pl
 import torch
 from jsonargparse import lazy_instance
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
@@ -69,7 +70,7 @@ class GAN(pl.LightningModule):
             raise ConfigError(f"discriminator_steps must be >= 1, got {discriminator_steps}.")
         if not isinstance(getattr(generator, "latent_dim", None), int):
             raise ConfigError(f"{type(generator).__name__} needs an integer `latent_dim` attribute.")
-        self.save_hyperparameters()
+        self._save_config()
         self.automatic_optimization = False
         self.generator = generator
         self.discriminator = discriminator
@@ -83,6 +84,20 @@ class GAN(pl.LightningModule):
         self.discriminator_steps = discriminator_steps
         self.noise_seed = noise_seed
         self._noise_generator: torch.Generator | None = None
+
+    def _save_config(self) -> None:
+        """Saves the hyperparameters that rebuild this module from a checkpoint.
+
+        Built by LightningCLI, they are the config (class paths and plain values), which
+        ``load_from_checkpoint`` re-instantiates. Built in Python, the parts are live objects:
+        saving them would pickle networks into the checkpoint (which torch >= 2.6 refuses to
+        load) and into every hparams.yaml a logger writes, so only the plain values are kept;
+        pass the parts again to ``load_from_checkpoint(path, generator=..., ...)``.
+        """
+        if _built_by_cli():
+            self.save_hyperparameters()
+        else:
+            self.save_hyperparameters(ignore=list(_PART_ARGUMENTS))
 
     @property
     def latent_dim(self) -> int:
@@ -258,6 +273,23 @@ class GAN(pl.LightningModule):
             if self.trainer.world_size == 1:
                 self._noise_generator.set_state(state)
             self._pending_noise_state = None
+
+
+_PART_ARGUMENTS = (
+    "generator",
+    "discriminator",
+    "loss",
+    "prior",
+    "generator_optimizer",
+    "discriminator_optimizer",
+    "generator_scheduler",
+    "discriminator_scheduler",
+)
+
+
+def _built_by_cli() -> bool:
+    """Whether LightningCLI is instantiating the module (it then provides the config as hparams)."""
+    return _given_hyperparameters.get() is not None
 
 
 def images_of(batch: Any) -> Tensor:

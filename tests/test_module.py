@@ -218,3 +218,18 @@ def test_bad_module_arguments_are_refused():
         tiny_gan(discriminator_steps=0)
     with pytest.raises(ValueError, match="latent_dim"):
         GAN(torch.nn.Linear(2, 2), MaxoutDiscriminator())
+
+
+def test_module_built_in_python_saves_plain_hyperparameters_and_reloads_with_its_parts(tmp_path):
+    gan = tiny_gan(schedule="simultaneous", discriminator_steps=1)
+    assert set(gan.hparams) == {"schedule", "discriminator_steps", "noise_seed"}
+    trainer = tiny_trainer(tmp_path, max_steps=2)
+    trainer.fit(gan, datamodule=RandomImages())
+    trainer.save_checkpoint(tmp_path / "model.ckpt")
+    torch.load(tmp_path / "model.ckpt", weights_only=True)  # nothing pickled beyond tensors and plain data
+    fresh = tiny_gan()
+    reloaded = GAN.load_from_checkpoint(
+        tmp_path / "model.ckpt", generator=fresh.generator, discriminator=fresh.discriminator
+    )
+    assert reloaded.schedule == "simultaneous"
+    assert_close(reloaded.generator.output.weight, gan.generator.output.weight)
