@@ -16,7 +16,8 @@ def check_networks_fit_data(gan: Any, datamodule: Any) -> None:
 
     Args:
         gan: the :class:`ganbench.GAN` (needs ``generator``, ``discriminator``, ``prior``).
-        datamodule: may declare ``image_shape`` ``(C, H, W)`` and ``pixel_range`` ``(low, high)``.
+        datamodule: may declare ``image_shape`` ``(C, H, W)`` and ``pixel_range`` ``(low, high)``, or
+            ``pixel_range = None`` for unbounded data (then only a linear generator output fits).
     """
     generator, discriminator = gan.generator, gan.discriminator
     data_shape = tuple(getattr(datamodule, "image_shape", ()) or ())
@@ -56,6 +57,12 @@ def _check_discriminator(discriminator: Any, images: torch.Tensor) -> None:
 
 def _check_range(generator: Any, datamodule: Any) -> None:
     output_range = getattr(generator, "output_range", None)
+    if output_range is not None and _declares_unbounded_data(datamodule):
+        raise ShapeMismatchError(
+            f"{type(generator).__name__} outputs values in {tuple(output_range)} but the data is unbounded "
+            f"({_preprocessing_name(datamodule)}, pixel_range None); use a generator with a linear output, "
+            "e.g. output_activation: linear, or scale the data to pixels instead."
+        )
     pixel_range = getattr(datamodule, "pixel_range", None)
     if output_range is None or pixel_range is None:
         return
@@ -64,6 +71,16 @@ def _check_range(generator: Any, datamodule: Any) -> None:
             f"{type(generator).__name__} outputs values in {tuple(output_range)} but the data's pixels are "
             f"in {tuple(pixel_range)}; change the generator's output_activation or the data's pixel_range."
         )
+
+
+def _declares_unbounded_data(datamodule: Any) -> bool:
+    """A data module that has a ``pixel_range`` attribute set to ``None`` feeds unbounded values (e.g. GCN)."""
+    return datamodule is not None and hasattr(datamodule, "pixel_range") and datamodule.pixel_range is None
+
+
+def _preprocessing_name(datamodule: Any) -> str:
+    preprocessing = getattr(datamodule, "preprocessing", None)
+    return f"preprocessing={preprocessing!r}" if preprocessing else "its preprocessing"
 
 
 def _first_line(error: Exception) -> str:

@@ -93,3 +93,56 @@ def run_ganbench(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Comp
         text=True,
         timeout=timeout,
     )
+
+
+def write_cifar10_batches(folder: Path, per_batch: int = 12, test_count: int = 10, seed: int = 0) -> dict:
+    """Writes ``folder/cifar-10-batches-py/`` in CIFAR-10's Python pickle format, with random images.
+
+    Returns ``{"train": (images (5 * per_batch, 3, 32, 32), labels), "test": (...)}`` as written.
+    """
+    import pickle
+
+    rng = np.random.default_rng(seed)
+    batches = folder / "cifar-10-batches-py"
+    batches.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for split, names, count in (
+        ("train", [f"data_batch_{index}" for index in range(1, 6)], per_batch),
+        ("test", ["test_batch"], test_count),
+    ):
+        parts = []
+        for name in names:
+            data = rng.integers(0, 256, (count, 3072), dtype=np.uint8)
+            labels = rng.integers(0, 10, count).tolist()
+            filenames = [f"{index}.png" for index in range(count)]
+            batch = {"batch_label": name, "data": data, "labels": labels, "filenames": filenames}
+            (batches / name).write_bytes(pickle.dumps(batch, protocol=2))
+            parts.append((data.reshape(-1, 3, 32, 32), np.array(labels)))
+        written[split] = tuple(np.concatenate(arrays) for arrays in zip(*parts))
+    return written
+
+
+def write_tfd_mat(path: Path, unlabeled: int = 60, labelled: int = 50, seed: int = 0) -> dict:
+    """Writes a small ``TFD_48x48.mat`` (MATLAB v5, TFD's fields) and returns its arrays.
+
+    The first ``unlabeled`` images are unlabeled in every fold (fold code 0, ``labs_ex`` -1); each
+    labelled image is train (1), valid (2) or test (3) with a different assignment per fold.
+    """
+    import scipy.io
+
+    rng = np.random.default_rng(seed)
+    count = unlabeled + labelled
+    folds = np.zeros((count, 5), dtype=np.uint8)
+    for fold in range(5):
+        folds[unlabeled:, fold] = np.roll(np.repeat([1, 1, 1, 2, 3], -(-labelled // 5))[:labelled], 7 * fold)
+    expressions = np.concatenate([np.full(unlabeled, -1), rng.integers(1, 8, labelled)])
+    identities = np.concatenate([np.full(unlabeled, -1), rng.integers(1, 20, labelled)])
+    content = {
+        "images": rng.integers(0, 256, (count, 48, 48), dtype=np.uint8),
+        "folds": folds,
+        "labs_ex": expressions.reshape(-1, 1).astype(np.int32),
+        "labs_id": identities.reshape(-1, 1).astype(np.int32),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scipy.io.savemat(str(path), content)
+    return content

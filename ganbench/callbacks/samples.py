@@ -54,8 +54,16 @@ class SampleGrid(pl.Callback):
         images = self._generate(pl_module)
         if not trainer.is_global_zero:
             return None
-        low, high = getattr(trainer.datamodule, "pixel_range", (0.0, 1.0))
-        grid = make_grid(images.float().cpu(), nrow=self.nrow, padding=2, normalize=True, value_range=(low, high))
+        value_range = getattr(trainer.datamodule, "pixel_range", (0.0, 1.0))
+        # Unbounded data (pixel_range None, e.g. contrast-normalised CIFAR-10): each image to its own min..max.
+        grid = make_grid(
+            images.float().cpu(),
+            nrow=self.nrow,
+            padding=2,
+            normalize=True,
+            value_range=value_range,
+            scale_each=value_range is None,
+        )
         path = self.directory / f"step_{trainer.global_step:07d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         save_image(grid, path)

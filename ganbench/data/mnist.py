@@ -34,6 +34,7 @@ class IDXDataModule(ImageDataModule):
     """
 
     torchvision_class = None  # a torchvision dataset class that can download the files
+    install_hint = ""  # another way to get the files, added to the "not found" message
 
     def __init__(
         self,
@@ -72,7 +73,7 @@ class IDXDataModule(ImageDataModule):
     def _read(self, part: str) -> tuple[Tensor, Tensor]:
         hint = (
             f"Put the four {self.torchvision_class.__name__} IDX files there, or set "
-            "--data.init_args.download=true on a machine with internet."
+            f"--data.init_args.download=true on a machine with internet.{self.install_hint}"
         )
         images, labels = (read_idx(find_idx_file(name, self._folders(), hint)) for name in IDX_FILES[part])
         return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
