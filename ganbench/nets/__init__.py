@@ -7,7 +7,23 @@ once before training with the training set's mean image.
 """
 
 from ganbench.nets.classifier import ClassifierFeatures, MNISTClassifier
+from ganbench.nets.conv import DeconvGenerator, MaxoutConv2d, MaxoutConvDiscriminator
+from ganbench.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganbench.nets.layers import Maxout
 from ganbench.nets.mlp import MaxoutDiscriminator, MLPDiscriminator, MLPGenerator
+from ganbench.nets.stacked import StackedGenerator
 
-__all__ = ["ClassifierFeatures", "Maxout", "MaxoutDiscriminator", "MLPDiscriminator", "MLPGenerator", "MNISTClassifier"]
+__all__ = [
+    "ClassifierFeatures",
+    "DCGANDiscriminator",
+    "DCGANGenerator",
+    "DeconvGenerator",
+    "Maxout",
+    "MaxoutConv2d",
+    "MaxoutConvDiscriminator",
+    "MaxoutDiscriminator",
+    "MLPDiscriminator",
+    "MLPGenerator",
+    "MNISTClassifier",
+    "StackedGenerator",
+]

@@ -37,6 +37,21 @@ def init_uniform_(layer: nn.Linear | nn.Module, bound: float, bias: float = 0.0)
             layer.bias.fill_(bias)
 
 
+def init_sparse_(layer: nn.Linear, nonzero: int, std: float = 1.0, bias: float = 0.0) -> None:
+    """pylearn2's ``sparse_init``: each output unit gets ``nonzero`` incoming weights ``N(0, std^2)``, the rest 0.
+
+    The inputs that get a weight are drawn without replacement, independently for every unit.
+    """
+    units, inputs = layer.weight.shape
+    if not 0 < nonzero <= inputs:
+        raise ValueError(f"sparse init needs 0 < nonzero <= {inputs} (the layer's inputs), got {nonzero}.")
+    with torch.no_grad():
+        chosen = torch.rand(units, inputs).argsort(dim=1)[:, :nonzero]
+        layer.weight.zero_().scatter_(1, chosen, torch.randn(units, nonzero) * std)
+        if layer.bias is not None:
+            layer.bias.fill_(bias)
+
+
 def renorm_columns_(layer: nn.Linear, max_norm: float) -> None:
     """pylearn2's ``max_col_norm``: rescale each unit's incoming weight vector to norm <= ``max_norm``.
 

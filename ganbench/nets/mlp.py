@@ -6,9 +6,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ganbench.nets.layers import Maxout, init_uniform_
+from ganbench.nets.layers import Maxout, init_sparse_, init_uniform_
 
 OUTPUT_ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
+HIDDEN_ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 OUTPUT_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "linear": None}
 
 
@@ -29,6 +30,13 @@ class MLPGenerator(nn.Module):
             ``init_bias_target_marginals``); needs ``output_activation="sigmoid"``.
         batch_norm: BatchNorm before each ReLU (not in the paper; steadies short runs on
             small data, see ``configs/quickstart.yaml``).
+        hidden_activations: one of ``relu``, ``sigmoid``, ``tanh`` per hidden layer (all ``relu``
+            when ``None``). The TFD and CIFAR-10 recipes: ``[relu, sigmoid]``.
+        hidden_init_biases: initial bias of each hidden layer (zeros when ``None``); TFD: ``[0, -2]``.
+        output_init_range: the output layer's weights start ``U(-r, r)`` (``init_range`` when
+            ``None``); CIFAR-10 fully connected: 0.5.
+        output_sparse_init: when set, pylearn2's ``sparse_init`` for the output layer instead: each
+            output unit gets this many nonzero ``N(0, 1)`` incoming weights (TFD: 100).
 
     Shapes: ``(B, latent_dim) -> (B, C, H, W)``.
     """
@@ -42,8 +50,14 @@ class MLPGenerator(nn.Module):
         init_range: float = 0.05,
         output_bias_from_data: bool = True,
         batch_norm: bool = False,
+        hidden_activations: Sequence[str] | None = None,
+        hidden_init_biases: Sequence[float] | None = None,
+        output_init_range: float | None = None,
+        output_sparse_init: int | None = None,
     ) -> None:
         super().__init__()
+        activations = _per_layer("hidden_activations", hidden_activations, "relu", len(hidden_dims))
+        biases = _per_layer("hidden_init_biases", hidden_init_biases, 0.0, len(hidden_dims))
         if output_activation not in OUTPUT_ACTIVATIONS:
             raise ValueError(
                 f"output_activation must be one of {sorted(OUTPUT_ACTIVATIONS)}, got {output_activation!r}."
@@ -56,15 +70,18 @@ class MLPGenerator(nn.Module):
         self.output_bias_from_data = output_bias_from_data
         widths = [latent_dim, *hidden_dims]
         layers: list[nn.Module] = []
-        for width_in, width_out in zip(widths[:-1], widths[1:]):
+        for width_in, width_out, activation, bias in zip(widths[:-1], widths[1:], activations, biases):
             normalization = [nn.BatchNorm1d(width_out)] if batch_norm else []
-            layers += [nn.Linear(width_in, width_out), *normalization, nn.ReLU()]
+            linear = nn.Linear(width_in, width_out)
+            init_uniform_(linear, init_range, bias)
+            layers += [linear, *normalization, hidden_activation(activation)]
         self.hidden = nn.Sequential(*layers)
         self.output = nn.Linear(widths[-1], math.prod(self.image_shape))
         self.activation = OUTPUT_ACTIVATIONS[output_activation]()
-        for layer in [*self.hidden, self.output]:
-            if isinstance(layer, nn.Linear):
-                init_uniform_(layer, init_range)
+        if output_sparse_init is not None:
+            init_sparse_(self.output, output_sparse_init)
+        else:
+            init_uniform_(self.output, init_range if output_init_range is None else output_init_range)
 
     @property
     def output_range(self) -> tuple[float, float] | None:
@@ -86,6 +103,22 @@ class MLPGenerator(nn.Module):
         probability = pixel_mean.detach().reshape(-1).double().clamp(1e-7, 1 - 1e-7)
         with torch.no_grad():
             self.output.bias.copy_(torch.logit(probability).to(self.output.bias))
+
+
+def hidden_activation(name: str) -> nn.Module:
+    """A hidden layer's nonlinearity by name: ``relu``, ``sigmoid`` or ``tanh``."""
+    if name not in HIDDEN_ACTIVATIONS:
+        raise ValueError(f"hidden activations must be among {sorted(HIDDEN_ACTIVATIONS)}, got {name!r}.")
+    return HIDDEN_ACTIVATIONS[name]()
+
+
+def _per_layer(name: str, values: Sequence | None, default: object, count: int) -> list:
+    """``values`` as a list of one entry per hidden layer (``default`` for all when ``None``)."""
+    if values is None:
+        return [default] * count
+    if len(values) != count:
+        raise ValueError(f"{name} needs one entry per hidden layer ({count}), got {len(values)}.")
+    return list(values)
 
 
 class MaxoutDiscriminator(nn.Module):

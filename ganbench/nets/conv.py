@@ -1,0 +1,233 @@
+"""The paper's convolutional CIFAR-10 networks (PAPER.md; the released ``cifar10_convolutional.yaml``).
+
+Generator: ``100 -> 8000 ReLU -> 8000 sigmoid -> reshape 80 x 10 x 10 -> transposed convolution
+5 x 5, stride 3 -> 3 x 32 x 32``, linear output (the data is contrast-normalised, not pixels).
+Discriminator: three maxout convolution layers with max pooling, a maxout layer, one logit.
+"""
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ganbench.nets.layers import Maxout, init_uniform_
+from ganbench.nets.mlp import OUTPUT_ACTIVATIONS, OUTPUT_RANGES, hidden_activation
+
+
+def transposed_convolution_size(size: int, kernel_size: int, stride: int, padding: int) -> int:
+    """Output size of a transposed convolution: ``stride (size - 1) - 2 padding + kernel_size``.
+
+    pylearn2's ``Deconv`` (the released ``deconv.py``) uses the same formula with ``pad_out``.
+    """
+    return stride * (size - 1) - 2 * padding + kernel_size
+
+
+class DeconvGenerator(nn.Module):
+    """Fully connected layers, a reshape to feature maps, then one transposed convolution.
+
+    The released CIFAR-10 generator: ``100 -> 8000 ReLU -> 8000 sigmoid`` (weights
+    ``U(-0.05, 0.05)``, zero biases), the 8000 units read as ``80 x 10 x 10`` maps, then a 5 x 5
+    transposed convolution with stride 3 and no padding to 3 channels: ``3 (10 - 1) + 5 = 32``,
+    exactly 32 x 32, so nothing is padded or cropped. As in pylearn2's ``Deconv`` with
+    ``tied_b: 0`` the output bias is *untied*: one bias per output pixel and channel.
+
+    Args:
+        latent_dim: size of the noise vector z.
+        hidden_dims: widths of the fully connected layers; the last must equal
+            ``prod(feature_shape)``.
+        hidden_activations: ``relu``/``sigmoid``/``tanh`` per fully connected layer.
+        feature_shape: ``(channels, height, width)`` the last hidden layer is reshaped to.
+        image_shape: ``(C, H, W)`` of the images it produces.
+        kernel_size: side of the transposed convolution's kernel.
+        stride: its stride.
+        padding: its padding (``pad_out`` in pylearn2), removed from every border.
+        output_activation: ``linear`` (contrast-normalised data), ``sigmoid`` or ``tanh``.
+        init_range: all weights start ``U(-init_range, init_range)``, biases at 0.
+        untied_bias: one output bias per pixel (the released code) rather than per channel.
+
+    Shapes: ``(B, latent_dim) -> (B, C, H, W)``.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        hidden_dims: Sequence[int] = (8000, 8000),
+        hidden_activations: Sequence[str] = ("relu", "sigmoid"),
+        feature_shape: Sequence[int] = (80, 10, 10),
+        image_shape: Sequence[int] = (3, 32, 32),
+        kernel_size: int = 5,
+        stride: int = 3,
+        padding: int = 0,
+        output_activation: str = "linear",
+        init_range: float = 0.05,
+        untied_bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if len(hidden_activations) != len(hidden_dims) or not hidden_dims:
+            raise ValueError("DeconvGenerator needs hidden_dims and one hidden_activations entry per layer.")
+        if output_activation not in OUTPUT_ACTIVATIONS:
+            raise ValueError(
+                f"output_activation must be one of {sorted(OUTPUT_ACTIVATIONS)}, got {output_activation!r}."
+            )
+        self.latent_dim = latent_dim
+        self.feature_shape = tuple(feature_shape)
+        self.image_shape = tuple(image_shape)
+        self.output_activation = output_activation
+        if math.prod(self.feature_shape) != hidden_dims[-1]:
+            raise ValueError(
+                f"feature_shape {list(self.feature_shape)} holds {math.prod(self.feature_shape)} units but the "
+                f"last hidden layer has {hidden_dims[-1]}."
+            )
+        sizes = [transposed_convolution_size(size, kernel_size, stride, padding) for size in self.feature_shape[1:]]
+        if tuple(sizes) != self.image_shape[1:]:
+            raise ValueError(
+                f"a {kernel_size}x{kernel_size} transposed convolution with stride {stride} and padding {padding} "
+                f"turns {list(self.feature_shape[1:])} maps into {sizes}, not the image's {list(self.image_shape[1:])}."
+            )
+        widths = [latent_dim, *hidden_dims]
+        layers: list[nn.Module] = []
+        for width_in, width_out, activation in zip(widths[:-1], widths[1:], hidden_activations):
+            layers += [nn.Linear(width_in, width_out), hidden_activation(activation)]
+        self.hidden = nn.Sequential(*layers)
+        channels = self.image_shape[0]
+        self.deconvolution = nn.ConvTranspose2d(
+            self.feature_shape[0], channels, kernel_size, stride, padding, bias=not untied_bias
+        )
+        self.pixel_bias = nn.Parameter(torch.zeros(self.image_shape)) if untied_bias else None
+        self.activation = OUTPUT_ACTIVATIONS[output_activation]()
+        for module in [*self.hidden, self.deconvolution]:
+            if isinstance(module, (nn.Linear, nn.ConvTranspose2d)):
+                init_uniform_(module, init_range)
+
+    @property
+    def output_range(self) -> tuple[float, float] | None:
+        """The interval the output activation maps to (``None`` when unbounded)."""
+        return OUTPUT_RANGES[self.output_activation]
+
+    def forward(self, noise: Tensor) -> Tensor:
+        features = self.hidden(noise).view(noise.shape[0], *self.feature_shape)  # (B, 80, 10, 10)
+        images = self.deconvolution(features)  # (B, 3, 32, 32)
+        if self.pixel_bias is not None:
+            images = images + self.pixel_bias
+        return self.activation(images)
+
+
+class MaxoutConv2d(nn.Module):
+    """A maxout convolution layer (pylearn2 ``MaxoutConvC01B``): convolution, maxout, max pooling.
+
+    The convolution has ``channels * pieces`` output maps with one bias per map; each output channel
+    is the max over ``pieces`` consecutive maps, then a spatial max pool. Pooling rounds the output
+    size *up* (``ceil_mode``), as cuda-convnet's pooling does: ``ceil((size - pool) / stride) + 1``.
+
+    Args:
+        in_channels: input channels.
+        channels: maxout units (output channels).
+        pieces: linear pieces per unit.
+        kernel_size: convolution kernel side.
+        padding: zeros added on every border before the convolution.
+        pool_size: max-pooling window side.
+        pool_stride: max-pooling stride.
+
+    Shapes: ``(B, in_channels, H, W) -> (B, channels, H', W')``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int,
+        pieces: int,
+        kernel_size: int,
+        padding: int,
+        pool_size: int,
+        pool_stride: int,
+    ) -> None:
+        super().__init__()
+        self.channels = channels
+        self.pieces = pieces
+        self.convolution = nn.Conv2d(in_channels, channels * pieces, kernel_size, padding=padding)
+        self.pool = nn.MaxPool2d(pool_size, pool_stride, ceil_mode=True)
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        maps = self.convolution(inputs)  # (B, channels * pieces, H, W), groups are consecutive
+        batch, _, height, width = maps.shape
+        units = maps.view(batch, self.channels, self.pieces, height, width).amax(dim=2)
+        return self.pool(units)
+
+    def output_size(self, size: int) -> int:
+        """Spatial side of the output for an input of side ``size``."""
+        kernel, padding = self.convolution.kernel_size[0], self.convolution.padding[0]
+        convolved = size + 2 * padding - kernel + 1
+        pool, stride = self.pool.kernel_size, self.pool.stride
+        return math.ceil((convolved - pool) / stride) + 1
+
+
+class MaxoutConvDiscriminator(nn.Module):
+    """The released convolutional CIFAR-10 discriminator; returns logits (no sigmoid).
+
+    ``3 x 32 x 32 -> maxout conv 32 x 2 pieces, 8 x 8, pad 4, pool 4 stride 2 (32 x 16 x 16)
+    -> maxout conv 32 x 2, 8 x 8, pad 3, pool 4 / 2 (32 x 7 x 7) -> maxout conv 192 x 2, 5 x 5,
+    pad 3, pool 2 / 2 (192 x 5 x 5) -> maxout 500 x 5 -> 1``; weights ``U(-0.005, 0.005)``, zero
+    biases. Dropout as in the MNIST recipe, on the input of every layer and per element: kept with
+    ``input_keep`` (0.8, x1.25) on the image, ``hidden_keep`` (0.5, x2) after. Off in eval mode.
+
+    Args:
+        image_shape: ``(C, H, W)`` of the images it judges.
+        channels: maxout units of each convolution layer.
+        pieces: pieces per unit of each convolution layer.
+        kernel_sizes: kernel side of each convolution layer.
+        paddings: padding of each convolution layer.
+        pool_sizes: max-pooling window of each convolution layer.
+        pool_strides: max-pooling stride of each convolution layer.
+        hidden_units: units of the fully connected maxout layer.
+        hidden_pieces: its pieces per unit.
+        input_keep: probability of keeping a pixel.
+        hidden_keep: probability of keeping a hidden value.
+        init_range: weights start ``U(-init_range, init_range)``.
+
+    Shapes: ``(B, C, H, W) -> (B,)`` logits, higher = more real.
+    """
+
+    def __init__(
+        self,
+        image_shape: Sequence[int] = (3, 32, 32),
+        channels: Sequence[int] = (32, 32, 192),
+        pieces: Sequence[int] = (2, 2, 2),
+        kernel_sizes: Sequence[int] = (8, 8, 5),
+        paddings: Sequence[int] = (4, 3, 3),
+        pool_sizes: Sequence[int] = (4, 4, 2),
+        pool_strides: Sequence[int] = (2, 2, 2),
+        hidden_units: int = 500,
+        hidden_pieces: int = 5,
+        input_keep: float = 0.8,
+        hidden_keep: float = 0.5,
+        init_range: float = 0.005,
+    ) -> None:
+        super().__init__()
+        per_layer = (channels, pieces, kernel_sizes, paddings, pool_sizes, pool_strides)
+        if len({len(values) for values in per_layer}) != 1:
+            raise ValueError(
+                "channels, pieces, kernel_sizes, paddings, pool_sizes and pool_strides need equal lengths."
+            )
+        for name, keep in (("input_keep", input_keep), ("hidden_keep", hidden_keep)):
+            if not 0 < keep <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {keep}.")
+        self.image_shape = tuple(image_shape)
+        layers: list[nn.Module] = []
+        in_channels, sizes = self.image_shape[0], self.image_shape[1:]
+        for index, (units, unit_pieces, kernel, padding, pool, stride) in enumerate(zip(*per_layer)):
+            layers.append(nn.Dropout(1 - (input_keep if index == 0 else hidden_keep)))
+            layers.append(MaxoutConv2d(in_channels, units, unit_pieces, kernel, padding, pool, stride))
+            in_channels, sizes = units, tuple(layers[-1].output_size(size) for size in sizes)
+            if min(sizes) < 1:
+                raise ValueError(f"convolution layer {index} leaves no pixels for {list(self.image_shape)} images.")
+        features = in_channels * math.prod(sizes)
+        layers += [nn.Dropout(1 - hidden_keep), nn.Flatten(), Maxout(features, hidden_units, hidden_pieces)]
+        layers += [nn.Dropout(1 - hidden_keep), nn.Linear(hidden_units, 1)]
+        self.layers = nn.Sequential(*layers)
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Conv2d)):
+                init_uniform_(module, init_range)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.layers(images).squeeze(-1)

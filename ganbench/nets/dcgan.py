@@ -1,0 +1,93 @@
+"""DCGAN networks (Radford, Metz & Chintala 2016) for 32 x 32 images in [-1, 1].
+
+Not the 2014 paper's: the common modern baseline ``configs/cifar10/dcgan.yaml`` compares it with.
+All-convolutional, strided (transposed) convolutions instead of pooling, BatchNorm in G (and in
+D's inner layers), ReLU in G with a tanh output, LeakyReLU(0.2) in D, weights ``N(0, 0.02)``.
+"""
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+
+def init_dcgan_(module: nn.Module) -> None:
+    """DCGAN initialisation: conv weights ``N(0, 0.02)``, BatchNorm scale ``N(1, 0.02)``, biases 0."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(layer.weight, 0.0, 0.02)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.BatchNorm2d):
+            nn.init.normal_(layer.weight, 1.0, 0.02)
+            nn.init.zeros_(layer.bias)
+
+
+class DCGANGenerator(nn.Module):
+    """``z -> 4 x 4 -> 8 x 8 -> 16 x 16 -> 32 x 32`` by 4 x 4 transposed convolutions, tanh output.
+
+    With ``width=64``: ``100 -> (256, 4, 4) -> (128, 8, 8) -> (64, 16, 16) -> (3, 32, 32)``, each
+    hidden layer BatchNorm + ReLU.
+
+    Args:
+        latent_dim: size of the noise vector z.
+        image_shape: ``(C, 32, 32)`` of the images it produces.
+        width: channels of the last hidden layer; they double towards the noise.
+
+    Shapes: ``(B, latent_dim) -> (B, C, 32, 32)`` in ``(-1, 1)``.
+    """
+
+    output_range = (-1.0, 1.0)
+
+    def __init__(self, latent_dim: int = 100, image_shape: Sequence[int] = (3, 32, 32), width: int = 64) -> None:
+        super().__init__()
+        if tuple(image_shape[1:]) != (32, 32):
+            raise ValueError(f"DCGANGenerator makes 32x32 images, got image_shape {list(image_shape)}.")
+        self.latent_dim = latent_dim
+        self.image_shape = tuple(image_shape)
+        channels = [4 * width, 2 * width, width]
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(latent_dim, channels[0], 4, 1, 0, bias=False),  # (B, 4w, 4, 4)
+            nn.BatchNorm2d(channels[0]),
+            nn.ReLU(),
+        ]
+        for channels_in, channels_out in zip(channels[:-1], channels[1:]):  # doubles the side
+            layers += [nn.ConvTranspose2d(channels_in, channels_out, 4, 2, 1, bias=False)]
+            layers += [nn.BatchNorm2d(channels_out), nn.ReLU()]
+        layers += [nn.ConvTranspose2d(channels[-1], self.image_shape[0], 4, 2, 1), nn.Tanh()]  # (B, C, 32, 32)
+        self.layers = nn.Sequential(*layers)
+        init_dcgan_(self)
+
+    def forward(self, noise: Tensor) -> Tensor:
+        return self.layers(noise.view(noise.shape[0], self.latent_dim, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """``32 x 32 -> 16 x 16 -> 8 x 8 -> 4 x 4 -> 1`` by strided 4 x 4 convolutions; returns logits.
+
+    With ``width=64``: ``(3, 32, 32) -> (64, 16, 16) -> (128, 8, 8) -> (256, 4, 4) -> 1``; LeakyReLU(0.2)
+    everywhere, BatchNorm on all but the first layer (as in DCGAN), no sigmoid.
+
+    Args:
+        image_shape: ``(C, 32, 32)`` of the images it judges.
+        width: channels of the first layer; they double with every halving of the side.
+        negative_slope: LeakyReLU slope.
+
+    Shapes: ``(B, C, 32, 32) -> (B,)`` logits, higher = more real.
+    """
+
+    def __init__(self, image_shape: Sequence[int] = (3, 32, 32), width: int = 64, negative_slope: float = 0.2) -> None:
+        super().__init__()
+        if tuple(image_shape[1:]) != (32, 32):
+            raise ValueError(f"DCGANDiscriminator judges 32x32 images, got image_shape {list(image_shape)}.")
+        self.image_shape = tuple(image_shape)
+        channels = [width, 2 * width, 4 * width]
+        layers: list[nn.Module] = [nn.Conv2d(self.image_shape[0], channels[0], 4, 2, 1), nn.LeakyReLU(negative_slope)]
+        for channels_in, channels_out in zip(channels[:-1], channels[1:]):  # halves the side
+            layers += [nn.Conv2d(channels_in, channels_out, 4, 2, 1, bias=False), nn.BatchNorm2d(channels_out)]
+            layers += [nn.LeakyReLU(negative_slope)]
+        layers += [nn.Conv2d(channels[-1], 1, 4, 1, 0)]  # (B, 1, 1, 1)
+        self.layers = nn.Sequential(*layers)
+        init_dcgan_(self)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.layers(images).flatten()
