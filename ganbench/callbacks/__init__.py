@@ -1,7 +1,8 @@
 """Lightning callbacks: sample grids, the paper's momentum ramp, evaluation."""
 
+from ganbench.callbacks.fid import FIDEvaluation
 from ganbench.callbacks.momentum import MomentumRamp
 from ganbench.callbacks.parzen import ParzenEvaluation
 from ganbench.callbacks.samples import SampleGrid
 
-__all__ = ["MomentumRamp", "ParzenEvaluation", "SampleGrid"]
+__all__ = ["FIDEvaluation", "MomentumRamp", "ParzenEvaluation", "SampleGrid"]

@@ -1,5 +1,7 @@
 """Evaluation metrics for generative models."""
 
+from ganbench.metrics.features import InceptionFeatures, InceptionWeightsNotFoundError, find_inception_weights
+from ganbench.metrics.fid import FIDEvaluator, FIDProtocol, FIDResult, frechet_distance
 from ganbench.metrics.parzen import (
     DEFAULT_SIGMAS,
     ParzenLogLikelihood,
@@ -10,7 +12,14 @@ from ganbench.metrics.parzen import (
 
 __all__ = [
     "DEFAULT_SIGMAS",
+    "FIDEvaluator",
+    "FIDProtocol",
+    "FIDResult",
+    "InceptionFeatures",
+    "InceptionWeightsNotFoundError",
     "ParzenLogLikelihood",
+    "find_inception_weights",
+    "frechet_distance",
     "parzen_log_likelihood",
     "parzen_summary",
     "select_sigma",
