@@ -164,6 +164,24 @@ def extractor_fingerprint(extractor: nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
+def input_description(extractor: nn.Module) -> dict:
+    """The input format an extractor declares (part of the statistics' cache key)."""
+    return {
+        "channels": getattr(extractor, "input_channels", None),
+        "size": list(getattr(extractor, "input_size", None) or []),
+        "dtype": str(getattr(extractor, "input_dtype", torch.float32)),
+        "resize": getattr(extractor, "resize", "none"),
+    }
+
+
+def resize_description(extractor: nn.Module) -> str:
+    """How the protocol line names the resize: Inception's mode to 299, or none at the extractor's native size."""
+    if isinstance(extractor, InceptionFeatures):
+        return f"{extractor.resize} to 299x299"
+    size = getattr(extractor, "input_size", None)
+    return f"none (native {size[0]}x{size[1]})" if size else "none"
+
+
 def prepare_images(
     images: Tensor,
     pixel_range: Sequence[float],

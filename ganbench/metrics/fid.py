@@ -23,11 +23,9 @@ import logging
 import math
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torchmetrics
 from torch import Tensor, nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.inception import InceptionScore
@@ -38,63 +36,24 @@ from ganbench.metrics.features import (
     InceptionFeatures,
     describe_extractor,
     extractor_fingerprint,
+    input_description,
     prepare_images,
     quantize,
+    resize_description,
 )
-from ganbench.metrics.fid_cache import StatisticsKey, default_cache_dir, images_digest, load_entry, save_entry
+from ganbench.metrics.fid_cache import (
+    RealStatisticsInfo,
+    StatisticsKey,
+    default_cache_dir,
+    images_digest,
+    load_entry,
+    save_entry,
+)
+from ganbench.metrics.fid_protocol import IMPLEMENTATION, FIDProtocol, FIDResult
+
+__all__ = ["FIDEvaluator", "FIDProtocol", "FIDResult", "PrecomputedFeatures", "check_sample_sizes", "frechet_distance"]
 
 log = logging.getLogger(__name__)
-
-IMPLEMENTATION = f"torchmetrics {torchmetrics.__version__} FrechetInceptionDistance, float64 statistics"
-
-
-@dataclass(frozen=True)
-class FIDProtocol:
-    """Everything an FID number depends on; ``str()`` gives the one-line form printed next to every value."""
-
-    implementation: str
-    feature_extractor: str
-    real_data: str
-    num_real: int
-    num_fake: int
-    resize: str
-    quantization: str = "8-bit (rounded, as a PNG export)"
-    statistics_key: str = ""
-
-    def __str__(self) -> str:
-        return (
-            f"{self.implementation} | features: {self.feature_extractor} | real: {self.real_data}, "
-            f"n_real={self.num_real} | n_fake={self.num_fake} | resize: {self.resize} | {self.quantization}"
-        )
-
-
-@dataclass(frozen=True)
-class FIDResult:
-    """One evaluation; values are NaN (and ``failure`` says why) when it failed, ``None`` when not asked for."""
-
-    fid: float
-    protocol: FIDProtocol
-    kid_mean: float | None = None
-    kid_std: float | None = None
-    inception_score: float | None = None
-    inception_score_std: float | None = None
-    failure: str | None = None
-
-    def describe(self, key: str = "fid") -> str:
-        value = f"FAILED ({self.failure})" if self.failure else f"{self.fid:.4f}"
-        return f"{key} = {value} [{self.protocol}]"
-
-
-@dataclass
-class RealStatisticsInfo:
-    """Where the real statistics came from: ``status`` is ``cache``, ``computed`` or ``memory``."""
-
-    key: StatisticsKey
-    path: Path | None
-    status: str
-    data: str = ""
-    num_real: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 class PrecomputedFeatures(nn.Module):
@@ -219,7 +178,7 @@ class FIDEvaluator(nn.Module):
                 "extractor": type(self.extractor).__name__,
                 "extractor_description": describe_extractor(self.extractor),
                 "extractor_weights": extractor_fingerprint(self.extractor),
-                "input": _input_description(self.extractor),
+                "input": input_description(self.extractor),
                 "quantization": "round-8bit",
             }
         )
@@ -312,7 +271,7 @@ class FIDEvaluator(nn.Module):
             real_data=info.data if info else "?",
             num_real=info.num_real if info else 0,
             num_fake=self._num_fake if num_fake is None else num_fake,
-            resize=_resize_description(self.extractor),
+            resize=resize_description(self.extractor),
             statistics_key=info.key.name if info else "",
         )
 
@@ -414,22 +373,6 @@ def _device_of(module: nn.Module, default: torch.device) -> torch.device:
     if tensor is None:
         tensor = next(iter(module.buffers()), None)
     return tensor.device if tensor is not None else default
-
-
-def _input_description(extractor: nn.Module) -> dict:
-    return {
-        "channels": getattr(extractor, "input_channels", None),
-        "size": list(getattr(extractor, "input_size", None) or []),
-        "dtype": str(getattr(extractor, "input_dtype", torch.float32)),
-        "resize": getattr(extractor, "resize", "none"),
-    }
-
-
-def _resize_description(extractor: nn.Module) -> str:
-    if isinstance(extractor, InceptionFeatures):
-        return f"{extractor.resize} to 299x299"
-    size = getattr(extractor, "input_size", None)
-    return f"none (native {size[0]}x{size[1]})" if size else "none"
 
 
 def _batches(images: Tensor, batch_size: int) -> Iterator[Tensor]:

@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,18 @@ class StatisticsKey:
         parts = [self.fields["data"], self.fields["split"], f"n{self.fields['num_real']}", self.fields["extractor"]]
         readable = "-".join(_slug(str(part)) for part in parts)
         return f"{readable}-{self.digest}"
+
+
+@dataclass
+class RealStatisticsInfo:
+    """Where the real statistics came from: ``status`` is ``cache``, ``computed`` or ``memory``."""
+
+    key: StatisticsKey
+    path: Path | None
+    status: str
+    data: str = ""
+    num_real: int = 0
+    extra: dict = field(default_factory=dict)
 
 
 def images_digest(levels: Tensor) -> str:
