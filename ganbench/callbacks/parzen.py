@@ -91,7 +91,8 @@ class ParzenEvaluation(pl.Callback):
     Args:
         num_samples: generator samples used as kernel centres, n (paper: 10,000).
         sigmas: candidate bandwidths (paper: ``logspace(-1, 0, 10)``).
-        num_validation: the first this many validation images choose the bandwidth (paper: 1,000).
+        num_validation: the first this many validation images choose the bandwidth (paper, MNIST: 1,000);
+            ``None`` uses the whole validation split (the paper's TFD protocol).
         num_test: the first this many images of the scored split (test under ``ganbench test``, validation
             during ``fit`` and ``validate``) are scored; ``None`` scores all of them (paper: all 10,000).
         every_n_epochs: during ``fit``, evaluate after every this many epochs' validation; 0 never does.
@@ -105,18 +106,18 @@ class ParzenEvaluation(pl.Callback):
         self,
         num_samples: int = 10_000,
         sigmas: Sequence[float] = DEFAULT_SIGMAS,
-        num_validation: int = 1000,
+        num_validation: int | None = 1000,
         num_test: int | None = None,
         every_n_epochs: int = 1,
         seed: int = 0,
         name: str = "parzen",
         batch_size: int = 1024,
     ) -> None:
-        for argument, value in (("num_samples", num_samples), ("num_validation", num_validation)):
-            if value < 1:
-                raise ConfigError(f"ParzenEvaluation: {argument} must be >= 1, got {value}.")
-        if num_test is not None and num_test < 1:
-            raise ConfigError(f"ParzenEvaluation: num_test must be >= 1 or None (all images), got {num_test}.")
+        if num_samples < 1:
+            raise ConfigError(f"ParzenEvaluation: num_samples must be >= 1, got {num_samples}.")
+        for argument, value in (("num_validation", num_validation), ("num_test", num_test)):
+            if value is not None and value < 1:
+                raise ConfigError(f"ParzenEvaluation: {argument} must be >= 1 or None (all images), got {value}.")
         if every_n_epochs < 0:
             raise ConfigError(f"ParzenEvaluation: every_n_epochs must be >= 0 (0: off), got {every_n_epochs}.")
         sigmas = tuple(float(sigma) for sigma in sigmas)
@@ -226,6 +227,11 @@ def check_can_evaluate(pl_module: pl.LightningModule, datamodule: object) -> Non
         raise ConfigError(
             "ParzenEvaluation needs a data module with split_images(split, limit) (every "
             f"ganbench.data.ImageDataModule has it), got {got}."
+        )
+    if hasattr(datamodule, "pixel_range") and datamodule.pixel_range is None:
+        raise ConfigError(
+            f"ParzenEvaluation scores pixels, but {type(datamodule).__name__} has pixel_range None (values that are "
+            "not pixels, e.g. GCN preprocessing); use its pixel preprocessing or remove the callback."
         )
 
 

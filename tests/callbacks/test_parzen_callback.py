@@ -198,7 +198,7 @@ def test_a_data_module_without_whole_splits_is_one_clear_error(tmp_path):
     ("arguments", "message"),
     [
         (dict(num_samples=0), "num_samples must be >= 1"),
-        (dict(num_validation=0), "num_validation must be >= 1"),
+        (dict(num_validation=0), "num_validation must be >= 1 or None"),
         (dict(num_test=0), "num_test must be >= 1 or None"),
         (dict(every_n_epochs=-1), "every_n_epochs must be >= 0"),
         (dict(sigmas=()), "sigmas must be finite positive"),
@@ -208,6 +208,18 @@ def test_a_data_module_without_whole_splits_is_one_clear_error(tmp_path):
 def test_bad_arguments_are_refused(arguments, message):
     with pytest.raises(ConfigError, match=message):
         ParzenEvaluation(**arguments)
+
+
+def test_data_that_are_not_pixels_are_refused():
+    datamodule = RandomImages()
+    datamodule.pixel_range = None
+    with pytest.raises(ConfigError, match="pixel_range None"):
+        ParzenEvaluation(**SMALL).evaluate(tiny_gan(), datamodule)
+
+
+def test_num_validation_none_uses_the_whole_validation_split():
+    result = ParzenEvaluation(num_samples=30, num_validation=None).evaluate(tiny_gan(), RandomImages(count=50))
+    assert result.num_validation == 50
 
 
 def test_dataset_name_comes_from_the_data_module_class():
