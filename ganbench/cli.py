@@ -18,6 +18,7 @@ import ganbench.losses  # noqa: F401
 import ganbench.nets  # noqa: F401
 import ganbench.optim  # noqa: F401
 import ganbench.priors  # noqa: F401
+from ganbench.checkpoints import LIGHTNING_CHECKPOINT_NAMES, check_checkpoint_file
 from ganbench.errors import GanbenchError
 from ganbench.module import GAN
 
@@ -35,14 +36,36 @@ class GanbenchCLI(LightningCLI):
         kwargs.setdefault("auto_configure_optimizers", False)
         super().__init__(*args, **kwargs)
 
+    def parse_arguments(self, parser, args) -> None:
+        """Parses, then refuses a bad ``--ckpt_path`` before LightningCLI reads its hyperparameters."""
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if path is not None and str(path) not in LIGHTNING_CHECKPOINT_NAMES:
+            check_checkpoint_file(path)
+
 
 def main(args: list[str] | None = None) -> None:
     """Console entry point: user mistakes end in one ``ganbench: error: ...`` line."""
     try:
         GanbenchCLI(args=args)
-    except GanbenchError as error:
-        print(f"ganbench: error: {error}", file=sys.stderr)
+    except Exception as error:
+        user_error = _find_user_error(error)
+        if user_error is None:
+            raise
+        print(f"ganbench: error: {user_error}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _find_user_error(error: BaseException | None) -> GanbenchError | None:
+    """The GanbenchError behind ``error``: jsonargparse wraps errors raised in constructors."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, GanbenchError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 if __name__ == "__main__":

@@ -159,3 +159,12 @@ def test_generator_that_does_not_fit_the_data_is_one_clear_error(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "makes images of shape (1, 32, 32) but the data has shape (1, 28, 28)" in last_line(result)
+
+
+def test_error_raised_while_building_a_part_is_one_clear_line(tmp_path):
+    result = run_ganbench(
+        "fit", f"--config={REPO / 'configs/quickstart.yaml'}", "--model.discriminator_steps=0", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert last_line(result) == "ganbench: error: discriminator_steps must be >= 1, got 0."

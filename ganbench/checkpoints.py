@@ -1,0 +1,37 @@
+"""Checks on checkpoint files before Lightning loads them."""
+
+import zipfile
+from pathlib import Path
+
+from ganbench.errors import GanbenchError
+
+# Values of --ckpt_path that Lightning resolves itself.
+LIGHTNING_CHECKPOINT_NAMES = ("last", "best", "hpc", "registry")
+
+
+class CheckpointError(GanbenchError):
+    """A checkpoint file is missing, truncated or corrupt."""
+
+
+def check_checkpoint_file(path: str | Path) -> None:
+    """Refuses a missing, truncated or corrupt checkpoint with one sentence, reading no pickle.
+
+    torch saves checkpoints as zip archives; every member's CRC is verified, so a file cut off
+    by a crash or damaged on disk is caught here rather than as an unpickling traceback.
+
+    Args:
+        path: the ``.ckpt`` file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Checkpoint {path} does not exist; check --ckpt_path.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        damaged = f"not a readable checkpoint archive ({error})"
+    if damaged is not None:
+        raise CheckpointError(
+            f"Checkpoint {path} is truncated or corrupt ({damaged}); it was left as it is. "
+            "Point --ckpt_path at an earlier checkpoint of the run."
+        )
