@@ -11,7 +11,8 @@ the value read as YAML). ``n`` generator samples are drawn with ``GAN.load_from_
 ``pixel_range`` to ``[0, 1]``; sigma is chosen from ``logspace(-1, 0, 10)`` on the first ``--num-validation``
 validation images (``-1``: all of them, the TFD protocol); the mean log-likelihood of the whole test split
 is printed with its standard error (population std / sqrt(N)), sigma and n. Float64 throughout
-(:mod:`ganbench.metrics.parzen`).
+(:mod:`ganbench.metrics.parzen`). ``--centres-from-train`` puts the first ``n`` training images in place of
+the samples: the figure a generator that reproduced training images would get, for scale.
 """
 
 from __future__ import annotations
@@ -55,12 +56,17 @@ def to_unit_interval(images: torch.Tensor, pixel_range) -> torch.Tensor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ckpt", required=True, help="a checkpoint written by ganbench fit")
+    parser.add_argument("--ckpt", help="a checkpoint written by ganbench fit")
     parser.add_argument("--config", required=True, help="the config it was trained with (for its data section)")
     parser.add_argument("--data", action="append", default=[], help="KEY=VALUE override of the data section")
     parser.add_argument("--num-samples", type=int, default=10_000, help="generator samples, n (paper: 10,000)")
     parser.add_argument("--num-validation", type=int, default=1000, help="validation images for sigma; -1: all")
     parser.add_argument("--seed", type=int, default=0, help="seed of the samples' noise")
+    parser.add_argument(
+        "--centres-from-train",
+        action="store_true",
+        help="reference figure: the first n training images as centres instead of samples (--ckpt unused)",
+    )
     arguments = parser.parse_args()
 
     start = time.perf_counter()
@@ -68,8 +74,13 @@ def main() -> None:
     limit = None if arguments.num_validation < 0 else arguments.num_validation
     validation = to_unit_interval(datamodule.split_images("val", limit), datamodule.pixel_range)
     test = to_unit_interval(datamodule.split_images("test"), datamodule.pixel_range)
-    gan = GAN.load_from_checkpoint(arguments.ckpt, map_location="cpu")
-    samples = gan.sample(arguments.num_samples, generator=torch.Generator().manual_seed(arguments.seed))
+    if arguments.centres_from_train:
+        samples = datamodule.split_images("train", arguments.num_samples)
+    elif arguments.ckpt:
+        gan = GAN.load_from_checkpoint(arguments.ckpt, map_location="cpu")
+        samples = gan.sample(arguments.num_samples, generator=torch.Generator().manual_seed(arguments.seed))
+    else:
+        parser.error("--ckpt is needed (or --centres-from-train).")
     centres = to_unit_interval(samples, datamodule.pixel_range)
     sigma, means = select_sigma(validation, centres, DEFAULT_SIGMAS)
     mean, standard_error = parzen_summary(parzen_log_likelihood(test, centres, sigma))
