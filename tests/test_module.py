@@ -170,11 +170,20 @@ def test_schedulers_step_after_each_update_of_their_own_network(tmp_path):
 
 def test_training_logs_losses_and_discriminator_outputs(tmp_path):
     gan = tiny_gan(schedule="simultaneous")
-    trainer = tiny_trainer(tmp_path, max_steps=2)
+    trainer = tiny_trainer(tmp_path, max_steps=2, log_every_n_steps=1)
     trainer.fit(gan, datamodule=RandomImages())
     for key in ("train/d_loss", "train/g_loss", "train/d_real", "train/d_fake"):
         assert key in trainer.logged_metrics
     assert 0 < trainer.logged_metrics["train/d_real"] < 1
+
+
+def test_training_values_are_logged_on_the_loggers_steps_only(tmp_path):
+    gan = tiny_gan(schedule="alternating")
+    trainer = tiny_trainer(tmp_path, max_steps=7, logger=CSVLogger(tmp_path, name="csv"), log_every_n_steps=3)
+    trainer.fit(gan, datamodule=RandomImages())
+    with open(Path(trainer.logger.log_dir) / "metrics.csv") as handle:
+        steps = [int(row["step"]) for row in csv.DictReader(handle) if row.get("train/d_loss")]
+    assert steps == [2, 5]  # Lightning's x-axis is 0-based: steps 3 and 6
 
 
 def test_sample_returns_images_in_data_range_in_eval_mode():
