@@ -1,9 +1,17 @@
 """Lightning callbacks: sample grids, the paper's momentum ramp, evaluation."""
 
 from ganbench.callbacks.constraints import MaxColumnNorm
+from ganbench.callbacks.evaluation import EvaluationCallback
 from ganbench.callbacks.fid import FIDEvaluation
 from ganbench.callbacks.momentum import MomentumRamp
 from ganbench.callbacks.parzen import ParzenEvaluation
 from ganbench.callbacks.samples import SampleGrid
 
-__all__ = ["FIDEvaluation", "MaxColumnNorm", "MomentumRamp", "ParzenEvaluation", "SampleGrid"]
+__all__ = [
+    "EvaluationCallback",
+    "FIDEvaluation",
+    "MaxColumnNorm",
+    "MomentumRamp",
+    "ParzenEvaluation",
+    "SampleGrid",
+]

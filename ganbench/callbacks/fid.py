@@ -20,16 +20,16 @@ from typing import Literal
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import nn
 
+from ganbench.callbacks.evaluation import EvaluationCallback, check_can_evaluate, dataset_name
 from ganbench.errors import ConfigError
 from ganbench.metrics.fid import FIDEvaluator, FIDResult, check_sample_sizes
 
 
-class FIDEvaluation(pl.Callback):
+class FIDEvaluation(EvaluationCallback):
     """Logs ``<stage>/fid`` (and ``<stage>/kid_mean``, ``<stage>/kid_std``, ``<stage>/inception_score``).
 
     During ``fit`` it runs at the end of validation every ``every_n_epochs`` epochs and logs ``val/*``; under
@@ -81,8 +81,7 @@ class FIDEvaluation(pl.Callback):
     ) -> None:
         if real_split not in ("train", "val", "test"):
             raise ConfigError(f"FIDEvaluation: real_split must be train, val or test, got {real_split!r}.")
-        if every_n_epochs < 0:
-            raise ConfigError(f"FIDEvaluation: every_n_epochs must be >= 0 (0: off), got {every_n_epochs}.")
+        super().__init__(every_n_epochs)
         if num_real is not None and num_real < 2:
             raise ConfigError(f"FIDEvaluation: num_real must be >= 2 or None (the whole split), got {num_real}.")
         if num_fake < 2:
@@ -107,11 +106,9 @@ class FIDEvaluation(pl.Callback):
         self.num_fake = num_fake
         self.num_real = num_real
         self.real_split = real_split
-        self.every_n_epochs = every_n_epochs
         self.seed = seed
         self.batch_size = batch_size
         self.name = name
-        self.results: list[FIDResult] = []
         # Every rank logs the same value, so Lightning's advice to reduce it across devices does not apply.
         keys = re.escape("It is recommended to use `self.log('") + r"(val|test)/(" + re.escape(name) + "|kid_|incep)"
         warnings.filterwarnings("ignore", message=keys, category=PossibleUserWarning)
@@ -127,7 +124,7 @@ class FIDEvaluation(pl.Callback):
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         datamodule = getattr(trainer, "datamodule", None)
-        check_can_evaluate(pl_module, datamodule)
+        check_can_evaluate("FIDEvaluation", pl_module, datamodule)
         available = len(datamodule.split_images(self.real_split))
         if self.num_real is not None and self.num_real > available:
             raise ConfigError(
@@ -137,33 +134,12 @@ class FIDEvaluation(pl.Callback):
             count = available if self.num_real is None else self.num_real
             check_sample_sizes(count, self.num_fake, self.evaluator.num_features, _subset(self.evaluator))
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
-        fitting = trainer.state.fn == TrainerFn.FITTING
-        if fitting and (self.every_n_epochs == 0 or (trainer.current_epoch + 1) % self.every_n_epochs != 0):
-            return
-        self._run(trainer, pl_module, "val", announce=not fitting)
+    def evaluate_stage(self, pl_module: pl.LightningModule, datamodule: object, stage: str) -> FIDResult:
+        return self.evaluate(pl_module, datamodule)
 
-    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._run(trainer, pl_module, "test", announce=True)
-
-    def _run(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str, announce: bool) -> None:
-        """Evaluates on rank 0, broadcasts the result (a collective every rank joins), logs it on every rank."""
-        outcome: FIDResult | Exception | None = None
-        error: Exception | None = None
-        if trainer.is_global_zero:
-            try:
-                outcome = self.evaluate(pl_module, trainer.datamodule)
-            except Exception as caught:  # sent to the other ranks, so none waits forever in the broadcast
-                error, outcome = caught, RuntimeError(f"FIDEvaluation failed on rank 0: {caught!r}")
-        outcome = trainer.strategy.broadcast(outcome, src=0)
-        if error is not None:
-            raise error
-        if isinstance(outcome, Exception):
-            raise outcome
-        result = outcome
-        self.results.append(result)
+    def report(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, result: FIDResult, stage: str, announce: bool
+    ) -> None:
         values = {self.name: result.fid, "kid_mean": result.kid_mean, "kid_std": result.kid_std}
         values["inception_score"] = result.inception_score
         for key, value in values.items():
@@ -189,7 +165,7 @@ class FIDEvaluation(pl.Callback):
             datamodule: a module with ``split_images(split, limit)`` and ``pixel_range``.
             write_cache: write newly computed real statistics to the cache.
         """
-        check_can_evaluate(pl_module, datamodule)
+        check_can_evaluate("FIDEvaluation", pl_module, datamodule)
         pixel_range = tuple(getattr(datamodule, "pixel_range", (0.0, 1.0)))
         self.evaluator.to(pl_module.device)
         real = datamodule.split_images(self.real_split, self.num_real)
@@ -202,34 +178,6 @@ class FIDEvaluation(pl.Callback):
             size = min(self.batch_size, self.num_fake - start)
             self.evaluator.update(pl_module.sample(size, generator=noise), pixel_range)
         return self.evaluator.compute()
-
-
-def check_can_evaluate(pl_module: pl.LightningModule, datamodule: object) -> None:
-    """Raises :class:`ConfigError` unless the module can sample and the data module can hand out whole splits."""
-    if not callable(getattr(pl_module, "sample", None)):
-        raise ConfigError(
-            f"FIDEvaluation needs a module with sample(n, generator=...), such as ganbench.GAN; "
-            f"{type(pl_module).__name__} has none."
-        )
-    if not callable(getattr(datamodule, "split_images", None)):
-        got = "no data module" if datamodule is None else type(datamodule).__name__
-        raise ConfigError(
-            "FIDEvaluation needs a data module with split_images(split, limit) (every ganbench.data.ImageDataModule "
-            f"has it), got {got}."
-        )
-
-
-def dataset_name(datamodule: object) -> str:
-    """``datamodule.dataset_name`` if set, else the class name less ``DataModule`` and ``Sample``.
-
-    ``MNISTDataModule`` and ``MNISTSampleDataModule`` (whose test split is the whole MNIST test set) give ``MNIST``;
-    the cache key also holds a hash of the images, so equal names never mix different images.
-    """
-    name = getattr(datamodule, "dataset_name", None)
-    if isinstance(name, str) and name:
-        return name
-    name = type(datamodule).__name__.removesuffix("DataModule")
-    return name.removesuffix("Sample") or name or type(datamodule).__name__
 
 
 def _subset(evaluator: FIDEvaluator) -> int | None:

@@ -5,13 +5,9 @@ generator samples are the kernel centres, the bandwidth is chosen from ``logspac
 mean log-likelihood on the first 1,000 validation images, and the mean log-likelihood of the whole test
 split is reported with its standard error (see :mod:`ganbench.metrics.parzen` and ``docs/parzen.md``).
 
-DDP. Rank 0 evaluates and broadcasts its result; every rank logs that same value, so the figure is the one a
-single device gives for rank 0's weights (the weights a checkpoint holds). Evaluating on every rank would not
-do: BatchNorm running statistics are updated by each rank's own last batch, so in eval mode the ranks'
-generators differ slightly. The samples come from a ``torch.Generator`` seeded with ``seed`` (not from the
-training noise) and the splits are read whole from the data module, not through the distributed sampler
-(which pads with duplicates). The broadcast is made by every rank at the same point, and an error on rank 0
-is re-raised on every rank, so no rank is left waiting in it.
+DDP: rank 0 evaluates and broadcasts (:mod:`ganbench.callbacks.evaluation`). The samples come from a
+``torch.Generator`` seeded with ``seed`` (not from the training noise) and the splits are read whole from the
+data module, not through the distributed sampler (which pads with duplicates).
 """
 
 import logging
@@ -23,10 +19,10 @@ from dataclasses import dataclass
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import Tensor
 
+from ganbench.callbacks.evaluation import EvaluationCallback, check_can_evaluate, dataset_name
 from ganbench.errors import ConfigError
 from ganbench.metrics.parzen import DEFAULT_SIGMAS, parzen_log_likelihood, parzen_summary, select_sigma
 
@@ -73,7 +69,7 @@ class ParzenResult:
         )
 
 
-class ParzenEvaluation(pl.Callback):
+class ParzenEvaluation(EvaluationCallback):
     """Scores the generator with a Gaussian Parzen window fitted to its samples (paper §6, Table 1).
 
     During ``fit`` it runs at the end of validation every ``every_n_epochs`` epochs and logs
@@ -118,8 +114,7 @@ class ParzenEvaluation(pl.Callback):
         for argument, value in (("num_validation", num_validation), ("num_test", num_test)):
             if value is not None and value < 1:
                 raise ConfigError(f"ParzenEvaluation: {argument} must be >= 1 or None (all images), got {value}.")
-        if every_n_epochs < 0:
-            raise ConfigError(f"ParzenEvaluation: every_n_epochs must be >= 0 (0: off), got {every_n_epochs}.")
+        super().__init__(every_n_epochs)
         sigmas = tuple(float(sigma) for sigma in sigmas)
         if not sigmas or not all(math.isfinite(sigma) and sigma > 0 for sigma in sigmas):
             raise ConfigError(f"ParzenEvaluation: sigmas must be finite positive bandwidths, got {list(sigmas)}.")
@@ -127,11 +122,9 @@ class ParzenEvaluation(pl.Callback):
         self.sigmas = sigmas
         self.num_validation = num_validation
         self.num_test = num_test
-        self.every_n_epochs = every_n_epochs
         self.seed = seed
         self.name = name
         self.batch_size = batch_size
-        self.results: list[ParzenResult] = []
         # Every rank logs the same value, so Lightning's advice to reduce it across devices does not apply.
         keys = re.escape("It is recommended to use `self.log('") + r"(val|test)/" + re.escape(f"{name}_")
         warnings.filterwarnings("ignore", message=keys, category=PossibleUserWarning)
@@ -139,35 +132,14 @@ class ParzenEvaluation(pl.Callback):
     # ------------------------------------------------------------------ Lightning hooks
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        check_can_evaluate(pl_module, getattr(trainer, "datamodule", None))
+        check_can_score_pixels(pl_module, getattr(trainer, "datamodule", None))
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking:
-            return
-        fitting = trainer.state.fn == TrainerFn.FITTING
-        if fitting and (self.every_n_epochs == 0 or (trainer.current_epoch + 1) % self.every_n_epochs != 0):
-            return
-        self._run(trainer, pl_module, "val", announce=not fitting)
+    def evaluate_stage(self, pl_module: pl.LightningModule, datamodule: object, stage: str) -> ParzenResult:
+        return self.evaluate(pl_module, datamodule, stage)
 
-    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._run(trainer, pl_module, "test", announce=True)
-
-    def _run(self, trainer: pl.Trainer, pl_module: pl.LightningModule, split: str, announce: bool) -> None:
-        """Evaluates on rank 0, broadcasts the result (a collective every rank joins), logs it on every rank."""
-        outcome: ParzenResult | Exception | None = None
-        error: Exception | None = None
-        if trainer.is_global_zero:
-            try:
-                outcome = self.evaluate(pl_module, trainer.datamodule, split)
-            except Exception as caught:  # sent to the other ranks, so none waits forever in the broadcast
-                error, outcome = caught, RuntimeError(f"ParzenEvaluation failed on rank 0: {caught!r}")
-        outcome = trainer.strategy.broadcast(outcome, src=0)
-        if error is not None:
-            raise error
-        if isinstance(outcome, Exception):
-            raise outcome
-        result = outcome
-        self.results.append(result)
+    def report(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, result: ParzenResult, split: str, announce: bool
+    ) -> None:
         prefix = f"{split}/{self.name}"
         for key, value in (("ll", result.mean), ("se", result.standard_error), ("sigma", result.sigma)):
             pl_module.log(f"{prefix}_{key}", torch.tensor(value, dtype=torch.float64), sync_dist=False)
@@ -196,7 +168,7 @@ class ParzenEvaluation(pl.Callback):
         Returns:
             The :class:`ParzenResult`; ``failure`` says why when the samples or the result are not finite.
         """
-        check_can_evaluate(pl_module, datamodule)
+        check_can_score_pixels(pl_module, datamodule)
         if split not in SPLIT_NAMES:
             raise ConfigError(f"ParzenEvaluation: split must be 'val' or 'test', got {split!r}.")
         device = pl_module.device
@@ -215,23 +187,13 @@ class ParzenEvaluation(pl.Callback):
         return ParzenResult(split, mean, standard_error, sigma, validation_means=means, **counts)
 
 
-def check_can_evaluate(pl_module: pl.LightningModule, datamodule: object) -> None:
-    """Raises :class:`ConfigError` unless the module can sample and the data module can hand out whole splits."""
-    if not callable(getattr(pl_module, "sample", None)):
-        raise ConfigError(
-            f"ParzenEvaluation needs a module with sample(n, generator=...), such as ganbench.GAN; "
-            f"{type(pl_module).__name__} has none."
-        )
-    if not callable(getattr(datamodule, "split_images", None)):
-        got = "no data module" if datamodule is None else type(datamodule).__name__
-        raise ConfigError(
-            "ParzenEvaluation needs a data module with split_images(split, limit) (every "
-            f"ganbench.data.ImageDataModule has it), got {got}."
-        )
+def check_can_score_pixels(pl_module: pl.LightningModule, datamodule: object) -> None:
+    """Raises :class:`ConfigError` unless the module samples and the data module hands out whole splits of pixels."""
+    check_can_evaluate("ParzenEvaluation", pl_module, datamodule)
     if hasattr(datamodule, "pixel_range") and datamodule.pixel_range is None:
         raise ConfigError(
-            f"ParzenEvaluation scores pixels, but {type(datamodule).__name__} has pixel_range None (values that are "
-            "not pixels, e.g. GCN preprocessing); use its pixel preprocessing or remove the callback."
+            f"ParzenEvaluation scores pixels, but {type(datamodule).__name__} has pixel_range None (values that "
+            "are not pixels, e.g. GCN preprocessing); use its pixel preprocessing or remove the callback."
         )
 
 
@@ -241,18 +203,6 @@ def to_unit_range(images: Tensor, datamodule: object) -> Tensor:
     if (low, high) == (0.0, 1.0):
         return images
     return (images - low) / (high - low)
-
-
-def dataset_name(datamodule: object) -> str:
-    """``datamodule.dataset_name`` if set, else the class name less ``DataModule`` and an embedded-subset ``Sample``.
-
-    ``MNISTDataModule`` and ``MNISTSampleDataModule`` (whose test split is the whole MNIST test set) give ``MNIST``.
-    """
-    name = getattr(datamodule, "dataset_name", None)
-    if isinstance(name, str) and name:
-        return name
-    name = type(datamodule).__name__.removesuffix("DataModule")
-    return name.removesuffix("Sample") or name or type(datamodule).__name__
 
 
 def _failed(split: str, reason: str, counts: dict[str, int]) -> ParzenResult:

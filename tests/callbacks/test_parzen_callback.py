@@ -13,7 +13,7 @@ from torch.testing import assert_close
 
 from ganbench import GAN
 from ganbench.callbacks import ParzenEvaluation
-from ganbench.callbacks.parzen import dataset_name
+from ganbench.callbacks.evaluation import dataset_name
 from ganbench.data import MNISTDataModule, MNISTSampleDataModule
 from ganbench.errors import ConfigError
 from ganbench.metrics import DEFAULT_SIGMAS, parzen_log_likelihood, parzen_summary, select_sigma
