@@ -9,18 +9,21 @@ from ganbench.metrics.parzen import (
     parzen_summary,
     select_sigma,
 )
+from ganbench.metrics.parzen_folds import FoldsResult, parzen_over_folds
 
 __all__ = [
     "DEFAULT_SIGMAS",
     "FIDEvaluator",
     "FIDProtocol",
     "FIDResult",
+    "FoldsResult",
     "InceptionFeatures",
     "InceptionWeightsNotFoundError",
     "ParzenLogLikelihood",
     "find_inception_weights",
     "frechet_distance",
     "parzen_log_likelihood",
+    "parzen_over_folds",
     "parzen_summary",
     "select_sigma",
 ]
