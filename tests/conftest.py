@@ -146,3 +146,33 @@ def write_tfd_mat(path: Path, unlabeled: int = 60, labelled: int = 50, seed: int
     path.parent.mkdir(parents=True, exist_ok=True)
     scipy.io.savemat(str(path), content)
     return content
+
+
+# A user callback module (source) for subprocess and DDP tests: each rank writes the logged values whose key
+# contains ``contains`` to <folder>/<stage>_rank<r>.json, calling no collective.
+METRICS_RECORDER = '''
+import json
+
+from lightning.pytorch import Callback
+
+
+class RecordMetrics(Callback):
+    """Writes this rank's logged values whose key contains `contains` to <folder>/<stage>_rank<r>.json."""
+
+    def __init__(self, folder: str, contains: str):
+        self.folder = folder
+        self.contains = contains
+
+    def write(self, trainer, stage):
+        values = {k: v.item() for k, v in trainer.callback_metrics.items() if self.contains in k}
+        values["world_size"] = trainer.world_size
+        with open(f"{self.folder}/{stage}_rank{trainer.global_rank}.json", "w") as handle:
+            json.dump(values, handle)
+
+    def on_validation_end(self, trainer, pl_module):
+        if not trainer.sanity_checking:
+            self.write(trainer, "val")
+
+    def on_test_end(self, trainer, pl_module):
+        self.write(trainer, "test")
+'''

@@ -18,7 +18,7 @@ from ganbench.cli import GanbenchCLI
 from ganbench.data import MNISTSampleDataModule
 from ganbench.errors import ConfigError
 from ganbench.metrics import frechet_distance
-from tests.conftest import REPO, RandomImages, run_ganbench, tiny_gan, tiny_trainer
+from tests.conftest import METRICS_RECORDER, REPO, RandomImages, run_ganbench, tiny_gan, tiny_trainer
 
 LINE = re.compile(
     r"^(val|test)/fid = (\S+) \[torchmetrics [\d.]+ FrechetInceptionDistance, float64 statistics \| "
@@ -217,10 +217,7 @@ def test_missing_inception_weights_stop_the_run_with_one_line(tmp_path, monkeypa
 
 
 USER_PACKAGE = '''
-import json
-
 import torch
-from lightning.pytorch import Callback
 from torch import nn
 
 
@@ -236,35 +233,15 @@ class TinyFeatures(nn.Module):
 
     def forward(self, images):
         return images.flatten(1) @ self.weight.T
-
-
-class RecordFID(Callback):
-    """Writes this rank's */fid values to <folder>/<stage>_rank<r>.json (no collective involved)."""
-
-    def __init__(self, folder: str):
-        self.folder = folder
-
-    def write(self, trainer, stage):
-        values = {k: v.item() for k, v in trainer.callback_metrics.items() if k.endswith("/fid")}
-        values["world_size"] = trainer.world_size
-        with open(f"{self.folder}/{stage}_rank{trainer.global_rank}.json", "w") as handle:
-            json.dump(values, handle)
-
-    def on_validation_end(self, trainer, pl_module):
-        if not trainer.sanity_checking:
-            self.write(trainer, "val")
-
-    def on_test_end(self, trainer, pl_module):
-        self.write(trainer, "test")
 '''
 
 CLI_FID = {"feature_extractor": {"class_path": "fidpackage.TinyFeatures"}, "num_fake": 300, "num_real": 500}
 
 
 def ganbench_with_fid(folder: Path, *arguments: str):
-    (folder / "fidpackage.py").write_text(USER_PACKAGE)
+    (folder / "fidpackage.py").write_text(USER_PACKAGE + METRICS_RECORDER)
     callback = {"class_path": "FIDEvaluation", "init_args": {**CLI_FID, "cache_dir": str(folder / "cache")}}
-    recorder = {"class_path": "fidpackage.RecordFID", "init_args": {"folder": str(folder)}}
+    recorder = {"class_path": "fidpackage.RecordMetrics", "init_args": {"folder": str(folder), "contains": "/fid"}}
     return run_ganbench(
         *arguments,
         f"--config={REPO / 'configs/quickstart.yaml'}",

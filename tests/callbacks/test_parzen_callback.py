@@ -17,7 +17,7 @@ from ganbench.callbacks.evaluation import dataset_name
 from ganbench.data import MNISTDataModule, MNISTSampleDataModule
 from ganbench.errors import ConfigError
 from ganbench.metrics import DEFAULT_SIGMAS, parzen_log_likelihood, parzen_summary, select_sigma
-from tests.conftest import REPO, RandomImages, run_ganbench, tiny_gan, tiny_trainer
+from tests.conftest import METRICS_RECORDER, REPO, RandomImages, run_ganbench, tiny_gan, tiny_trainer
 
 LINE = re.compile(
     r"Parzen log-likelihood on (\S+) (validation|test) \((\d+) images\): (-?\d+\.\d\d) \+- (\d+\.\d\d) nats "
@@ -230,32 +230,6 @@ def test_dataset_name_comes_from_the_data_module_class():
 
 # ---------------------------------------------------------------------- the command line, one and two processes
 
-RECORDER = '''
-import json
-
-from lightning.pytorch import Callback
-
-
-class RecordParzen(Callback):
-    """Writes this rank's */parzen* values to <folder>/<stage>_rank<r>.json (no collective involved)."""
-
-    def __init__(self, folder: str):
-        self.folder = folder
-
-    def write(self, trainer, stage):
-        values = {k: v.item() for k, v in trainer.callback_metrics.items() if "/parzen" in k}
-        values["world_size"] = trainer.world_size
-        with open(f"{self.folder}/{stage}_rank{trainer.global_rank}.json", "w") as handle:
-            json.dump(values, handle)
-
-    def on_validation_end(self, trainer, pl_module):
-        if not trainer.sanity_checking:
-            self.write(trainer, "val")
-
-    def on_test_end(self, trainer, pl_module):
-        self.write(trainer, "test")
-'''
-
 # A small instance that evaluates after every epoch, next to the config's own.
 SMALL_CLI = {
     "class_path": "ParzenEvaluation",
@@ -265,8 +239,8 @@ SMALL_CLI = {
 
 def ganbench_with_recorder(folder: Path, *arguments: str):
     """Runs ``ganbench ARGUMENTS`` on the quickstart config with the small instance and the recorder added."""
-    (folder / "parzenrecord.py").write_text(RECORDER)
-    recorder = {"class_path": "parzenrecord.RecordParzen", "init_args": {"folder": str(folder)}}
+    (folder / "parzenrecord.py").write_text(METRICS_RECORDER)
+    recorder = {"class_path": "parzenrecord.RecordMetrics", "init_args": {"folder": str(folder), "contains": "/parzen"}}
     return run_ganbench(
         *arguments,
         f"--config={REPO / 'configs/quickstart.yaml'}",
