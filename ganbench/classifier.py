@@ -8,7 +8,6 @@ The checkpoint is what :class:`ganbench.nets.ClassifierFeatures` loads. Log keys
 """
 
 import math
-import sys
 from typing import Any
 
 import lightning.pytorch as pl
@@ -21,7 +20,8 @@ from torch import Tensor, nn
 
 import ganbench.data  # noqa: F401  (short class names in configs)
 import ganbench.nets  # noqa: F401
-from ganbench.errors import ConfigError, GanbenchError
+from ganbench.cli import run_cli
+from ganbench.errors import ConfigError
 from ganbench.nets.classifier import MNISTClassifier
 
 
@@ -123,11 +123,7 @@ class ClassifierCLI(LightningCLI):
 
 def main(args: list[str] | None = None) -> None:
     """Console entry point ``ganbench-classifier``: user mistakes end in one ``error:`` line."""
-    try:
-        ClassifierCLI(args=args)
-    except GanbenchError as error:
-        print(f"ganbench-classifier: error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+    run_cli(ClassifierCLI, "ganbench-classifier", args)
 
 
 if __name__ == "__main__":

@@ -46,14 +46,25 @@ class GanbenchCLI(LightningCLI):
 
 
 def main(args: list[str] | None = None) -> None:
-    """Console entry point: user mistakes end in one ``ganbench: error: ...`` line."""
+    """Console entry point ``ganbench``."""
+    run_cli(GanbenchCLI, "ganbench", args)
+
+
+def run_cli(cli_class: type[LightningCLI], program: str, args: list[str] | None = None) -> None:
+    """Runs a LightningCLI so that a user's mistake ends in one ``<program>: error: ...`` line.
+
+    Args:
+        cli_class: the LightningCLI subclass to run.
+        program: the command's name, starting the error line.
+        args: command-line arguments (``sys.argv`` when ``None``).
+    """
     try:
-        GanbenchCLI(args=args)
+        cli_class(args=args)
     except Exception as error:
         user_error = _find_user_error(error)
         if user_error is None:
             raise
-        print(f"ganbench: error: {user_error}", file=sys.stderr)
+        print(f"{program}: error: {user_error}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

@@ -84,3 +84,14 @@ def test_a_missing_or_foreign_checkpoint_is_one_clear_error(tmp_path):
     torch.save({"state_dict": {}}, foreign)
     with pytest.raises(ConfigError, match="is not a ganbench-classifier checkpoint"):
         ClassifierFeatures(str(foreign))
+
+
+def test_classifier_command_reports_a_constructor_error_in_one_line(capsys):
+    from ganbench.classifier import main
+    from tests.conftest import REPO
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", f"--config={REPO / 'configs/classifier/mnist.yaml'}", "--data.init_args.batch_size=0"])
+    assert exit_info.value.code == 2
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last_line == "ganbench-classifier: error: batch_size must be >= 1, got 0."
