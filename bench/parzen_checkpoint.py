@@ -27,6 +27,7 @@ from lightning.pytorch import LightningDataModule
 
 import ganbench.data  # noqa: F401  (short class names in configs)
 from ganbench import GAN
+from ganbench.data.base import to_unit_range
 from ganbench.metrics import DEFAULT_SIGMAS, parzen_log_likelihood, parzen_summary, select_sigma
 
 
@@ -47,13 +48,6 @@ def build_datamodule(config_path: str, overrides: list[str]) -> LightningDataMod
     return instantiate(parser.parse_object({"data": section})).data
 
 
-def to_unit_interval(images: torch.Tensor, pixel_range) -> torch.Tensor:
-    if pixel_range is None:
-        raise SystemExit("The data is not pixels (pixel_range None, e.g. GCN): Parzen needs data in a pixel range.")
-    low, high = pixel_range
-    return ((images.double() - low) / (high - low)).flatten(1)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ckpt", help="a checkpoint written by ganbench fit")
@@ -71,9 +65,11 @@ def main() -> None:
 
     start = time.perf_counter()
     datamodule = build_datamodule(arguments.config, arguments.data)
+    if datamodule.pixel_range is None:
+        raise SystemExit("The data is not pixels (pixel_range None, e.g. GCN): Parzen needs data in a pixel range.")
     limit = None if arguments.num_validation < 0 else arguments.num_validation
-    validation = to_unit_interval(datamodule.split_images("val", limit), datamodule.pixel_range)
-    test = to_unit_interval(datamodule.split_images("test"), datamodule.pixel_range)
+    validation = to_unit_range(datamodule.split_images("val", limit), datamodule.pixel_range)
+    test = to_unit_range(datamodule.split_images("test"), datamodule.pixel_range)
     if arguments.centres_from_train:
         samples = datamodule.split_images("train", arguments.num_samples)
     elif arguments.ckpt:
@@ -81,7 +77,7 @@ def main() -> None:
         samples = gan.sample(arguments.num_samples, generator=torch.Generator().manual_seed(arguments.seed))
     else:
         parser.error("--ckpt is needed (or --centres-from-train).")
-    centres = to_unit_interval(samples, datamodule.pixel_range)
+    centres = to_unit_range(samples, datamodule.pixel_range)
     sigma, means = select_sigma(validation, centres, DEFAULT_SIGMAS)
     mean, standard_error = parzen_summary(parzen_log_likelihood(test, centres, sigma))
     print("sigma grid (validation mean LL):", ", ".join(f"{s:.4f}: {m:.1f}" for s, m in zip(DEFAULT_SIGMAS, means)))

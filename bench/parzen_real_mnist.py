@@ -15,30 +15,16 @@ keeps only the first centres of the 4,000 (same validation set), to show how the
 from __future__ import annotations
 
 import argparse
-import gzip
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ganbench.data.idx import read_idx
 from ganbench.metrics import DEFAULT_SIGMAS, parzen_log_likelihood, parzen_summary, select_sigma
 
 ASSETS = Path(__file__).resolve().parents[1] / "ganbench" / "data" / "assets"
-IMAGE_MAGIC = 2051
-
-
-def read_idx_images(path: Path) -> np.ndarray:
-    """Read a gzipped IDX image file (16-byte big-endian header, then uint8 pixels) as ``(N, rows, cols)``."""
-    with gzip.open(path, "rb") as file:
-        content = file.read()
-    magic, count, rows, columns = np.frombuffer(content, dtype=">i4", count=4)
-    if magic != IMAGE_MAGIC:
-        raise ValueError(f"{path} is not an IDX image file (magic {magic}, expected {IMAGE_MAGIC}).")
-    pixels = np.frombuffer(content, dtype=np.uint8, offset=16)
-    if pixels.size != count * rows * columns:
-        raise ValueError(f"{path} holds {pixels.size} pixels, expected {count} x {rows} x {columns}.")
-    return pixels.reshape(count, rows, columns)
 
 
 def to_unit_interval(images: np.ndarray) -> torch.Tensor:
@@ -53,7 +39,7 @@ def main() -> None:
     if not 1 <= centre_count <= 4000:
         parser.error("--centres must be between 1 and 4000.")
     start = time.perf_counter()
-    test = to_unit_interval(read_idx_images(ASSETS / "t10k-images-idx3-ubyte.gz"))
+    test = to_unit_interval(read_idx(ASSETS / "t10k-images-idx3-ubyte.gz"))
     with np.load(ASSETS / "mnist_train_5k.npz") as archive:
         train = to_unit_interval(archive["images"])
     order = torch.randperm(train.shape[0], generator=torch.Generator().manual_seed(0))

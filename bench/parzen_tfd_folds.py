@@ -26,15 +26,10 @@ import torch
 from ganbench import GAN
 from ganbench.checkpoints import check_checkpoint_file
 from ganbench.data import TFDDataModule
+from ganbench.data.base import to_unit_range
 from ganbench.errors import GanbenchError
 from ganbench.metrics.parzen import DEFAULT_SIGMAS
 from ganbench.metrics.parzen_folds import parzen_over_folds
-
-
-def to_unit_interval(images: torch.Tensor, pixel_range: tuple[float, float]) -> torch.Tensor:
-    """``(N, ...)`` images in ``pixel_range`` -> ``(N, d)`` float64 in ``[0, 1]``."""
-    low, high = pixel_range
-    return ((images.double() - low) / (high - low)).flatten(1)
 
 
 def main() -> None:
@@ -58,8 +53,8 @@ def main() -> None:
         for fold in arguments.folds:  # one module at a time: each holds the ~98,000 unlabeled images
             datamodule = TFDDataModule(mat_path=arguments.mat, fold=fold)
             pixel_range = datamodule.pixel_range
-            validation = to_unit_interval(datamodule.split_images("val"), pixel_range)
-            test = to_unit_interval(datamodule.split_images("test"), pixel_range)
+            validation = to_unit_range(datamodule.split_images("val"), pixel_range)
+            test = to_unit_range(datamodule.split_images("test"), pixel_range)
             folds.append((validation, test))
             del datamodule
     except GanbenchError as error:
@@ -68,7 +63,7 @@ def main() -> None:
     gan = GAN.load_from_checkpoint(arguments.ckpt, map_location="cpu")
     with torch.no_grad():
         samples = gan.sample(arguments.num_samples, generator=torch.Generator().manual_seed(arguments.seed))
-    centres = to_unit_interval(samples, pixel_range)
+    centres = to_unit_range(samples, pixel_range)
     if centres.shape[1] != folds[0][0].shape[1]:
         print(
             f"error: the checkpoint's generator makes {centres.shape[1]} pixels per image, TFD has "

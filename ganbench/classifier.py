@@ -21,6 +21,7 @@ from torch import Tensor, nn
 import ganbench.data  # noqa: F401  (short class names in configs)
 import ganbench.nets  # noqa: F401
 from ganbench.cli import run_cli
+from ganbench.data.base import to_unit_range
 from ganbench.errors import ConfigError
 from ganbench.nets.classifier import MNISTClassifier
 
@@ -73,8 +74,7 @@ class ClassifierModule(pl.LightningModule):
 
     def unit_range(self, images: Tensor) -> Tensor:
         """Maps images from the data module's ``pixel_range`` to ``[0, 1]``."""
-        low, high = getattr(getattr(self._trainer, "datamodule", None), "pixel_range", (0.0, 1.0))
-        return images if (low, high) == (0.0, 1.0) else (images - low) / (high - low)
+        return to_unit_range(images, getattr(getattr(self._trainer, "datamodule", None), "pixel_range", (0.0, 1.0)))
 
     def augment(self, images: Tensor) -> Tensor:
         """Random rotation, scale and shift per image (bilinear, zero fill): ``(B, C, H, W) -> (B, C, H, W)``."""

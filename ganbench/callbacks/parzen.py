@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
-from torch import Tensor
 
 from ganbench.callbacks.evaluation import EvaluationCallback, check_can_evaluate, dataset_name
+from ganbench.data.base import to_unit_range
 from ganbench.errors import ConfigError
 from ganbench.metrics.parzen import DEFAULT_SIGMAS, parzen_log_likelihood, parzen_summary, select_sigma
 
@@ -178,7 +178,8 @@ class ParzenEvaluation(EvaluationCallback):
         counts = dict(num_samples=len(samples), num_validation=len(validation), num_scored=len(scored))
         if not bool(torch.isfinite(samples).all()):
             return _failed(split, "the generator's samples contain NaN or infinite values", counts)
-        samples, validation, scored = (to_unit_range(images, datamodule) for images in (samples, validation, scored))
+        pixel_range = getattr(datamodule, "pixel_range", (0.0, 1.0))
+        samples, validation, scored = (to_unit_range(images, pixel_range) for images in (samples, validation, scored))
         sigma, validation_means = select_sigma(validation, samples, self.sigmas, self.batch_size)
         mean, standard_error = parzen_summary(parzen_log_likelihood(scored, samples, sigma, self.batch_size))
         if not (math.isfinite(mean) and math.isfinite(standard_error)):
@@ -195,14 +196,6 @@ def check_can_score_pixels(pl_module: pl.LightningModule, datamodule: object) ->
             f"ParzenEvaluation scores pixels, but {type(datamodule).__name__} has pixel_range None (values that "
             "are not pixels, e.g. GCN preprocessing); use its pixel preprocessing or remove the callback."
         )
-
-
-def to_unit_range(images: Tensor, datamodule: object) -> Tensor:
-    """Maps images from the data module's ``pixel_range`` (default ``(0, 1)``) to ``[0, 1]``."""
-    low, high = getattr(datamodule, "pixel_range", (0.0, 1.0))
-    if (low, high) == (0.0, 1.0):
-        return images
-    return (images - low) / (high - low)
 
 
 def _failed(split: str, reason: str, counts: dict[str, int]) -> ParzenResult:

@@ -52,6 +52,19 @@ class TensorImageDataset(Dataset):
         return images.float().mul_(self.scale).add_(self.shift)
 
 
+def to_unit_range(images: Tensor, pixel_range: Sequence[float] = (0.0, 1.0)) -> Tensor:
+    """Maps images from ``pixel_range`` to ``[0, 1]`` (returned as they are when already there).
+
+    Args:
+        images: any shape, values in ``pixel_range``.
+        pixel_range: ``(low, high)``, a data module's ``pixel_range``.
+    """
+    low, high = (float(value) for value in pixel_range)
+    if (low, high) == (0.0, 1.0):
+        return images
+    return (images - low) / (high - low)
+
+
 def keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
     """Collate function for batches that ``__getitems__`` already assembled."""
     return batch
