@@ -23,10 +23,19 @@ from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 
+from ganbench.divergence import DivergencePolicy
 from ganbench.errors import ConfigError
 from ganbench.losses import GANLoss, NonSaturating, discriminator_probability
 from ganbench.optim import ClassicMomentumSGD
 from ganbench.priors import Prior, Uniform
+from ganbench.run_state import (
+    check_optimizers_match,
+    check_state_dict_matches,
+    gather_from_ranks,
+    provenance,
+    restore_rng_states,
+    rng_states,
+)
 from ganbench.validation import check_networks_fit_data
 
 
@@ -47,6 +56,11 @@ class GAN(pl.LightningModule):
         discriminator_steps: k, D updates per G update in the ``alternating`` schedule.
         noise_seed: seed of the training noise stream; derived from the global seed when
             ``None``. Each DDP rank offsets it by its rank, so ranks draw different noise.
+        on_divergence: when a loss or D output turns non-finite: ``stop`` with a message naming
+            the step and the last good checkpoint, or ``rollback`` to that checkpoint with lower
+            learning rates (docs/reliability.md).
+        rollback_lr_factor: learning-rate multiplier applied at each rollback.
+        max_rollbacks: rollbacks allowed before the run stops.
     """
 
     def __init__(
@@ -62,12 +76,19 @@ class GAN(pl.LightningModule):
         schedule: Literal["alternating", "simultaneous"] = "alternating",
         discriminator_steps: int = 1,
         noise_seed: int | None = None,
+        on_divergence: Literal["stop", "rollback"] = "stop",
+        rollback_lr_factor: float = 0.5,
+        max_rollbacks: int = 3,
     ) -> None:
         super().__init__()
         if schedule not in ("alternating", "simultaneous"):
             raise ConfigError(f"schedule must be 'alternating' or 'simultaneous', got {schedule!r}.")
         if discriminator_steps < 1:
             raise ConfigError(f"discriminator_steps must be >= 1, got {discriminator_steps}.")
+        if on_divergence not in ("stop", "rollback"):
+            raise ConfigError(f"on_divergence must be 'stop' or 'rollback', got {on_divergence!r}.")
+        if not 0 < rollback_lr_factor < 1:
+            raise ConfigError(f"rollback_lr_factor must be in (0, 1), got {rollback_lr_factor}.")
         if not isinstance(getattr(generator, "latent_dim", None), int):
             raise ConfigError(f"{type(generator).__name__} needs an integer `latent_dim` attribute.")
         self._save_config()
@@ -84,6 +105,7 @@ class GAN(pl.LightningModule):
         self.discriminator_steps = discriminator_steps
         self.noise_seed = noise_seed
         self._noise_generator: torch.Generator | None = None
+        self.divergence = DivergencePolicy(on_divergence, rollback_lr_factor, max_rollbacks)
 
     def _save_config(self) -> None:
         """Saves the hyperparameters that rebuild this module from a checkpoint.
@@ -127,6 +149,9 @@ class GAN(pl.LightningModule):
         ):
             if build is not None:
                 schedulers.append(build(optimizer))
+        saved_names = getattr(self, "_resume_state", {}).get("optimizers")
+        built_names = [type(discriminator_optimizer).__name__, type(generator_optimizer).__name__]
+        check_optimizers_match(saved_names, built_names, getattr(self, "_resume_path", None))
         return [discriminator_optimizer, generator_optimizer], schedulers
 
     # ------------------------------------------------------------------ noise and samples
@@ -137,10 +162,10 @@ class GAN(pl.LightningModule):
             self._noise_generator = self._new_noise_generator()
         return self.prior.sample(num_samples, self.latent_dim, self.device, self._noise_generator)
 
-    def _new_noise_generator(self) -> torch.Generator:
+    def _new_noise_generator(self, offset: int = 0) -> torch.Generator:
         base_seed = self.noise_seed if self.noise_seed is not None else torch.initial_seed()
         rank = self.trainer.global_rank if self._trainer is not None else 0
-        return torch.Generator(self.device).manual_seed((base_seed + 1_000_003 * rank) % 2**63)
+        return torch.Generator(self.device).manual_seed((base_seed + 1_000_003 * rank + offset) % 2**63)
 
     @torch.no_grad()
     def sample(self, num_samples: int, generator: torch.Generator | None = None, batch_size: int = 1000) -> Tensor:
@@ -167,13 +192,27 @@ class GAN(pl.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> None:
         real = images_of(batch)
         if self.schedule == "simultaneous":
-            self._simultaneous_update(real)
+            watched = self._simultaneous_update(real)
         else:
-            self._discriminator_update(real)
+            watched = self._discriminator_update(real)
             if self.trainer.global_step % self.discriminator_steps == 0:
-                self._generator_update(len(real))
+                watched.append(self._generator_update(len(real)))
+        self.divergence.record.record(self.trainer.global_step, watched)
+        if self._is_logging_step() or self._checkpoint_follows():
+            self.divergence.check(self)
 
-    def _discriminator_update(self, real: Tensor) -> None:
+    def _checkpoint_follows(self) -> bool:
+        """Whether a checkpoint may be written before the next step (so the weights must be checked now)."""
+        step = self.trainer.global_step
+        every = [getattr(callback, "_every_n_train_steps", 0) for callback in self.trainer.checkpoint_callbacks]
+        max_steps = self.trainer.max_steps
+        return self.trainer.is_last_batch or step == max_steps or any(n and step % n == 0 for n in every)
+
+    def on_validation_epoch_start(self) -> None:
+        self.divergence.check(self)
+        self._evaluation_noise = self._new_noise_generator(offset=_EVALUATION_STREAM)
+
+    def _discriminator_update(self, real: Tensor) -> list[Tensor]:
         """One D update on a fresh minibatch (inner loop of Algorithm 1); counted as the step."""
         discriminator_optimizer, _ = self.optimizers()
         with torch.no_grad():
@@ -185,8 +224,9 @@ class GAN(pl.LightningModule):
         discriminator_optimizer.step()
         self._step_scheduler(discriminator_optimizer)
         self._log_discriminator(discriminator_loss, real_logits, fake_logits)
+        return [discriminator_loss, real_logits, fake_logits]
 
-    def _generator_update(self, batch_size: int) -> None:
+    def _generator_update(self, batch_size: int) -> Tensor:
         """One G update on fresh noise (end of an Algorithm 1 iteration); D's weights get no gradient."""
         _, generator_optimizer = self.optimizers()
         with self.toggled_optimizer(generator_optimizer):
@@ -198,8 +238,9 @@ class GAN(pl.LightningModule):
         self._step_scheduler(generator_optimizer)
         if self._is_logging_step():
             self.log("train/g_loss", generator_loss.detach(), prog_bar=True)
+        return generator_loss
 
-    def _simultaneous_update(self, real: Tensor) -> None:
+    def _simultaneous_update(self, real: Tensor) -> list[Tensor]:
         """The released code's update: D and G gradients from the same batch and z, one backward.
 
         D's loss is taken on a detached copy of G(z), and G receives ``dL_G/dG(z)`` through the
@@ -223,6 +264,7 @@ class GAN(pl.LightningModule):
         self._log_discriminator(discriminator_loss, real_logits, fake_logits)
         if self._is_logging_step():
             self.log("train/g_loss", generator_loss.detach(), prog_bar=True)
+        return [discriminator_loss, generator_loss, real_logits, fake_logits]
 
     def _step_uncounted(self, optimizer: LightningOptimizer) -> None:
         """Steps through the strategy (precision plugins, hooks) without advancing ``global_step``."""
@@ -263,29 +305,55 @@ class GAN(pl.LightningModule):
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self._evaluate_discriminator(images_of(batch), "test")
 
+    def on_test_epoch_start(self) -> None:
+        self._evaluation_noise = self._new_noise_generator(offset=_EVALUATION_STREAM)
+
     def _evaluate_discriminator(self, real: Tensor, stage: str) -> None:
-        """Mean D(x) on held-out data and D(G(z)): a gap with ``train/d_real`` flags D overfitting."""
-        fake = self.generator(self.draw_noise(len(real)))
+        """Mean D(x) on held-out data and D(G(z)): a gap with ``train/d_real`` flags D overfitting.
+
+        The noise comes from a stream restarted at every evaluation, so evaluations compare the same
+        z over training and never consume the training stream (which would break exact resume).
+        """
+        fake = self.generator(self.prior.sample(len(real), self.latent_dim, self.device, self._evaluation_noise))
         real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)
         self.log(f"{stage}/d_real", discriminator_probability(real_logits), sync_dist=True)
         self.log(f"{stage}/d_fake", discriminator_probability(fake_logits), sync_dist=True)
 
-    # ------------------------------------------------------------------ checkpoints
+    # ------------------------------------------------------------------ checkpoints and resume
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        if self._noise_generator is not None:
-            checkpoint["noise_generator_state"] = self._noise_generator.get_state()
+        """Adds what exact resume needs beyond Lightning's state: every rank's RNGs; and the run's provenance.
+
+        Called on every rank (Lightning dumps the checkpoint on all of them and rank 0 writes it).
+        A checkpoint is never written from weights that have gone non-finite.
+        """
+        self.divergence.check_before_saving(self)
+        checkpoint["ganbench"] = {
+            "rng_states": gather_from_ranks(rng_states(self._noise_generator)),
+            "optimizers": [type(optimizer.optimizer).__name__ for optimizer in self._optimizers()],
+            **self.divergence.state(),
+            **provenance(),
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self._pending_noise_state = checkpoint.get("noise_generator_state")
+        """Refuses a checkpoint of other networks in one sentence; keeps the RNG states for ``on_train_start``."""
+        path = getattr(self._trainer, "ckpt_path", None) if self._trainer is not None else None
+        check_state_dict_matches(self, checkpoint, path)
+        self._resume_state = checkpoint.get("ganbench", {})
+        self.divergence.load_state(self._resume_state)
+        self._resume_path = path
 
     def on_train_start(self) -> None:
-        state = getattr(self, "_pending_noise_state", None)
-        if state is not None:
+        """Restores the saved RNG states last, so that nothing between loading and step N+1 draws from them."""
+        saved = getattr(self, "_resume_state", {}).get("rng_states")
+        if saved:
             self._noise_generator = self._new_noise_generator()
-            if self.trainer.world_size == 1:
-                self._noise_generator.set_state(state)
-            self._pending_noise_state = None
+            restore_rng_states(saved, self.trainer.global_rank, self._noise_generator)
+        self._resume_state = {}
+
+    def _optimizers(self) -> list[LightningOptimizer]:
+        optimizers = self.optimizers() if self._trainer is not None else []
+        return list(optimizers) if isinstance(optimizers, (list, tuple)) else [optimizers]
 
 
 _PART_ARGUMENTS = (
@@ -298,6 +366,10 @@ _PART_ARGUMENTS = (
     "generator_scheduler",
     "discriminator_scheduler",
 )
+
+
+# Seed offset of the evaluation noise stream, apart from every rank's training stream.
+_EVALUATION_STREAM = 7_777_777
 
 
 def _built_by_cli() -> bool:

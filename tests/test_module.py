@@ -231,7 +231,14 @@ def test_bad_module_arguments_are_refused():
 
 def test_module_built_in_python_saves_plain_hyperparameters_and_reloads_with_its_parts(tmp_path):
     gan = tiny_gan(schedule="simultaneous", discriminator_steps=1)
-    assert set(gan.hparams) == {"schedule", "discriminator_steps", "noise_seed"}
+    assert set(gan.hparams) == {
+        "schedule",
+        "discriminator_steps",
+        "noise_seed",
+        "on_divergence",
+        "rollback_lr_factor",
+        "max_rollbacks",
+    }
     trainer = tiny_trainer(tmp_path, max_steps=2)
     trainer.fit(gan, datamodule=RandomImages())
     trainer.save_checkpoint(tmp_path / "model.ckpt")

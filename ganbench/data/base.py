@@ -11,6 +11,8 @@ import lightning.pytorch as pl
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
+from torchdata.stateful_dataloader import StatefulDataLoader
+from torchdata.stateful_dataloader.sampler import StatefulDistributedSampler
 
 from ganbench.errors import ConfigError
 
@@ -63,6 +65,33 @@ def to_unit_range(images: Tensor, pixel_range: Sequence[float] = (0.0, 1.0)) -> 
     if (low, high) == (0.0, 1.0):
         return images
     return (images - low) / (high - low)
+
+
+class EpochShuffleSampler(StatefulDistributedSampler):
+    """This rank's share of a permutation that depends only on ``(seed, epoch)``; resumable mid-epoch.
+
+    The order of epoch ``e`` is ``randperm(N)`` from a generator seeded with ``seed + e`` (torch's
+    ``DistributedSampler``), so it does not depend on what else drew random numbers. Its state (the
+    epoch and how many indices were handed out) goes into every checkpoint through the
+    ``StatefulDataLoader`` and is restored before the resumed epoch's first index is drawn. Being a
+    ``DistributedSampler``, Lightning keeps it under DDP instead of swapping in its own.
+
+    Args:
+        dataset: the training set.
+        num_replicas: processes sharing the epoch (DDP world size).
+        rank: this process's rank.
+        seed: seed of the permutations.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int = 1, rank: int = 0, seed: int = 0) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True)
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "epoch": self.epoch}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        self.set_epoch(state_dict.get("epoch", self.epoch))
 
 
 def keep_batch(batch: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
@@ -123,7 +152,30 @@ class ImageDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        """Shuffled training batches whose position a checkpoint holds (exact mid-epoch resume).
+
+        A ``StatefulDataLoader`` (torchdata) gives Lightning the :class:`EpochShuffleSampler`'s
+        epoch and position, which Lightning saves in every checkpoint and restores on resume. The
+        permutation is seeded from the run's seed; under DDP each rank takes its share of it.
+        """
+        if "train" not in self.datasets:
+            self.setup()
+        trainer = getattr(self, "trainer", None)
+        sampler = EpochShuffleSampler(
+            self.datasets["train"],
+            num_replicas=trainer.world_size if trainer is not None else 1,
+            rank=trainer.global_rank if trainer is not None else 0,
+            seed=torch.initial_seed() % 2**63,
+        )
+        return StatefulDataLoader(
+            self.datasets["train"],
+            batch_size=self.batch_size,
+            sampler=sampler,
+            drop_last=True,
+            num_workers=self.num_workers,
+            collate_fn=keep_batch,
+            persistent_workers=self.num_workers > 0,
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)

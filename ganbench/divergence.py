@@ -1,0 +1,164 @@
+"""Divergence: non-finite losses or discriminator outputs, found without a host sync per step.
+
+Every step adds its losses and D's outputs to a device-side record (a handful of scalar kernels:
+NaN and infinity propagate through a sum). The record is read, which is one host sync, only on the
+steps where Lightning writes logs, before any checkpoint is written and at the end of an epoch.
+A divergence then either stops the run with a message naming the first bad step and the last good
+checkpoint, or rolls back to that checkpoint and lowers the learning rates (``on_divergence``).
+"""
+
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import Tensor
+
+from ganbench.errors import GanbenchError
+
+
+class DivergenceError(GanbenchError):
+    """Training produced a non-finite loss or discriminator output."""
+
+
+class FiniteRecord:
+    """Counts, on the device, how many steps of the current window were finite before the first that was not.
+
+    ``record`` costs a few scalar kernels and never syncs; ``first_nonfinite_step`` syncs once.
+    """
+
+    def __init__(self) -> None:
+        self._finite_run: Tensor | None = None
+        self._first_step = 0
+        self._count = 0
+
+    def record(self, step: int, values: list[Tensor]) -> None:
+        """Adds step ``step``'s tensors (losses, logits) to the window."""
+        total = torch.stack([value.detach().float().sum() for value in values]).sum()
+        finite = torch.isfinite(total)
+        if self._finite_run is None or self._finite_run.device != total.device:
+            self._finite_run = torch.zeros((), dtype=torch.long, device=total.device)
+        if self._count == 0:
+            self._first_step = step
+        # Grows by one while every step so far was finite, then stays: the offset of the first bad step.
+        self._finite_run += finite & (self._finite_run == self._count)
+        self._count += 1
+
+    def first_nonfinite_step(self) -> int | None:
+        """The first step of the window whose values were not finite, else ``None`` (and a new window)."""
+        if self._count == 0:
+            return None
+        finite_steps = int(self._finite_run)
+        if finite_steps == self._count:
+            self._count = 0
+            self._finite_run.zero_()
+            return None
+        return self._first_step + finite_steps
+
+    def reset(self) -> None:
+        self._count = 0
+        if self._finite_run is not None:
+            self._finite_run.zero_()
+
+
+class DivergencePolicy:
+    """What the GAN does when its record shows a non-finite step.
+
+    Args:
+        action: ``stop`` (raise :class:`DivergenceError`) or ``rollback`` (reload the last good
+            checkpoint's weights, optimiser and scheduler states and multiply every learning rate by
+            ``lr_factor``; the step count and the data stream go on).
+        lr_factor: learning-rate multiplier applied at each rollback.
+        max_rollbacks: rollbacks allowed in one run before it stops.
+    """
+
+    def __init__(self, action: Literal["stop", "rollback"] = "stop", lr_factor: float = 0.5, max_rollbacks: int = 3):
+        self.action = action
+        self.lr_factor = lr_factor
+        self.max_rollbacks = max_rollbacks
+        self.record = FiniteRecord()
+        self.rollbacks = 0
+        self.lr_scale = 1.0
+
+    def check(self, module: pl.LightningModule) -> None:
+        """Reads the record (one sync); acts if a step was non-finite."""
+        bad_step = self.record.first_nonfinite_step()
+        if bad_step is None:
+            return
+        checkpoint = last_good_checkpoint(module.trainer)
+        if self.action == "rollback" and checkpoint is not None and self.rollbacks < self.max_rollbacks:
+            self._roll_back(module, checkpoint, bad_step)
+            return
+        raise DivergenceError(_stop_message(bad_step, checkpoint, self))
+
+    def check_before_saving(self, module: pl.LightningModule) -> None:
+        """Never lets non-finite weights into a checkpoint: the run stops instead."""
+        bad_step = self.record.first_nonfinite_step()
+        if bad_step is not None:
+            raise DivergenceError(_stop_message(bad_step, last_good_checkpoint(module.trainer), self))
+
+    def _roll_back(self, module: pl.LightningModule, path: Path, bad_step: int) -> None:
+        trainer = module.trainer
+        checkpoint = trainer.strategy.load_checkpoint(path)
+        module.load_state_dict(checkpoint["state_dict"])
+        for optimizer, state in zip(trainer.optimizers, checkpoint["optimizer_states"]):
+            optimizer.load_state_dict(state)
+        for config, state in zip(trainer.lr_scheduler_configs, checkpoint.get("lr_schedulers", [])):
+            config.scheduler.load_state_dict(state)
+        saved_scale = checkpoint.get("ganbench", {}).get("lr_scale", 1.0)
+        self.rollbacks += 1
+        self.lr_scale *= self.lr_factor
+        scale_learning_rates(trainer, self.lr_scale / saved_scale)
+        self.record.reset()
+        rank_zero_warn(
+            f"Non-finite loss or discriminator output at step {bad_step}: rolled back to {path} "
+            f"(step {checkpoint.get('global_step')}) and set the learning rates to {self.lr_scale:g} times "
+            f"the config's (rollback {self.rollbacks} of {self.max_rollbacks}); the step count goes on.",
+        )
+
+    def state(self) -> dict[str, Any]:
+        return {"lr_scale": self.lr_scale, "rollbacks": self.rollbacks}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.lr_scale = state.get("lr_scale", 1.0)
+        self.rollbacks = state.get("rollbacks", 0)
+
+
+def scale_learning_rates(trainer: pl.Trainer, factor: float) -> None:
+    """Multiplies every optimiser's learning rate, and the base rates its scheduler decays from, by ``factor``."""
+    for optimizer in trainer.optimizers:
+        for group in optimizer.param_groups:
+            group["lr"] *= factor
+            if "initial_lr" in group:
+                group["initial_lr"] *= factor
+    for config in trainer.lr_scheduler_configs:
+        scheduler = config.scheduler
+        if hasattr(scheduler, "base_lrs"):
+            scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
+        if hasattr(scheduler, "_last_lr"):
+            scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]
+
+
+def last_good_checkpoint(trainer: pl.Trainer) -> Path | None:
+    """The newest checkpoint this run wrote (or resumed from); every one was checked finite when written."""
+    candidates = [trainer.ckpt_path] if trainer.ckpt_path else []
+    for callback in trainer.checkpoint_callbacks:
+        candidates += [getattr(callback, "last_model_path", ""), getattr(callback, "best_model_path", "")]
+    existing = [Path(path) for path in candidates if path and Path(path).is_file()]
+    return max(existing, key=lambda path: path.stat().st_mtime) if existing else None
+
+
+def _stop_message(bad_step: int, checkpoint: Path | None, policy: DivergencePolicy) -> str:
+    where = f"the last good checkpoint is {checkpoint}" if checkpoint else "no checkpoint was written before it"
+    if policy.action == "rollback" and policy.rollbacks >= policy.max_rollbacks:
+        advice = f"it diverged again after {policy.rollbacks} rollback(s); lower the learning rates in the config"
+    else:
+        advice = (
+            "to go on, resume from it with --ckpt_path and --model.on_divergence=rollback (which lowers the "
+            "learning rates when it diverges again), or lower the learning rates in the config and start again"
+        )
+    return (
+        f"Training diverged: non-finite loss or discriminator output at step {bad_step}; {where} "
+        f"(nothing later was saved). {advice[0].upper()}{advice[1:]}."
+    )
