@@ -15,12 +15,12 @@ import torch
 import torch.nn.functional as F
 from jsonargparse import lazy_instance
 from lightning.pytorch import LightningDataModule
-from lightning.pytorch.cli import LightningCLI, LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
 import ganbench.data  # noqa: F401  (short class names in configs)
 import ganbench.nets  # noqa: F401
-from ganbench.cli import run_cli
+from ganbench.cli import OneLineErrorsCLI, run_cli
 from ganbench.data.base import to_unit_range
 from ganbench.errors import ConfigError
 from ganbench.nets.classifier import MNISTClassifier
@@ -110,7 +110,7 @@ class ClassifierModule(pl.LightningModule):
         return loss
 
 
-class ClassifierCLI(LightningCLI):
+class ClassifierCLI(OneLineErrorsCLI):
     """LightningCLI for :class:`ClassifierModule` and any LightningDataModule yielding ``(images, labels)``."""
 
     def __init__(self, *args, **kwargs) -> None:

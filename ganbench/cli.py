@@ -7,9 +7,14 @@ rejects an unknown key or a wrong type before anything runs.
 
 import sys
 import warnings
+from argparse import ArgumentError
+from pathlib import Path
 
-from lightning.pytorch import LightningDataModule
-from lightning.pytorch.cli import LightningCLI
+import yaml
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 # Imported so that their classes can be named by their short names in configs.
 import ganbench.callbacks  # noqa: F401
@@ -19,21 +24,48 @@ import ganbench.nets  # noqa: F401
 import ganbench.optim  # noqa: F401
 import ganbench.priors  # noqa: F401
 from ganbench.checkpoints import LIGHTNING_CHECKPOINT_NAMES, check_checkpoint_file
-from ganbench.errors import GanbenchError
+from ganbench.errors import ConfigError, GanbenchError
 from ganbench.module import GAN
+from ganbench.parser_errors import explain, parser_keys
+from ganbench.run_state import provenance
+from ganbench.validation import check_output_folders_writable
 
 # A step's checkpoint holds the weights after that step's updates, which is what ganbench wants.
 warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
 
 
-class GanbenchCLI(LightningCLI):
-    """LightningCLI for :class:`ganbench.GAN` and any LightningDataModule."""
+class OneLineErrorsCLI(LightningCLI):
+    """A LightningCLI whose config errors (unknown key, wrong type, class path that does not import) are one line."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs["parser_kwargs"] = {"exit_on_error": False, **(kwargs.get("parser_kwargs") or {})}
+        super().__init__(*args, **kwargs)
+
+    def parse_arguments(self, parser, args) -> None:
+        try:
+            super().parse_arguments(parser, args)
+        except ArgumentError as error:
+            words = sys.argv[1:] if args is None else [str(arg) for arg in args]
+            subcommand = next((word for word in words if not word.startswith("-")), "fit")
+            help_command = f"{parser.prog} {subcommand} --help"
+            raise ConfigError(explain(str(error), parser_keys(parser), help_command)) from None
+
+
+class GanbenchCLI(OneLineErrorsCLI):
+    """LightningCLI for :class:`ganbench.GAN` and any LightningDataModule.
+
+    On top of LightningCLI: one-line errors; ``--ckpt_path`` checked before it is read;
+    ``--ckpt_path last`` continues the newest run's folder (logs, checkpoints and config) instead
+    of starting a new version folder where no checkpoint is found; output folders checked
+    writable before anything runs; the seed and library versions saved beside the config.
+    """
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("model_class", GAN)
         kwargs.setdefault("datamodule_class", LightningDataModule)
         kwargs.setdefault("subclass_mode_data", True)
         kwargs.setdefault("auto_configure_optimizers", False)
+        kwargs.setdefault("save_config_callback", SaveRunConfig)
         super().__init__(*args, **kwargs)
 
     def parse_arguments(self, parser, args) -> None:
@@ -43,6 +75,80 @@ class GanbenchCLI(LightningCLI):
         path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if path is not None and str(path) not in LIGHTNING_CHECKPOINT_NAMES:
             check_checkpoint_file(path)
+
+    def before_fit(self) -> None:
+        check_output_folders_writable(output_folders(self.trainer))
+        if self.config_init["fit"].get("ckpt_path") == "last":
+            continue_newest_run_folder(self.trainer)
+            last = newest_last_checkpoint(self.trainer)
+            if last is not None:
+                check_checkpoint_file(last)
+                self.config_init["fit"]["ckpt_path"] = str(last)
+
+
+class SaveRunConfig(SaveConfigCallback):
+    """Saves ``config.yaml`` and ``environment.yaml`` (seed, library versions) in the run folder.
+
+    A resumed run that continues a folder keeps the original ``config.yaml`` and writes its own as
+    ``config-resumed-<k>.yaml``. The seed and versions also go to every logger's hyperparameters.
+    """
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if self.already_saved or not self.save_to_log_dir:
+            return super().setup(trainer, pl_module, stage)
+        log_dir = Path(trainer.log_dir)  # a collective: every rank calls it
+        name = self.config_filename
+        if trainer.is_global_zero and (log_dir / name).exists() and self.config.get("ckpt_path"):
+            index = 1
+            while (log_dir / f"config-resumed-{index}.yaml").exists():
+                index += 1
+            name = f"config-resumed-{index}.yaml"
+        self.config_filename = trainer.strategy.broadcast(name)
+        super().setup(trainer, pl_module, stage)
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Rank 0: the seed and versions to ``environment.yaml`` and to the loggers."""
+        run = provenance()
+        if self.save_to_log_dir:
+            (Path(trainer.log_dir) / "environment.yaml").write_text(yaml.safe_dump(run, sort_keys=False))
+        for logger in trainer.loggers:
+            logger.log_hyperparams({"seed": run["seed"], "versions": run["versions"]})
+
+
+def output_folders(trainer: Trainer) -> list[str]:
+    """Where a run writes: the root folder, each logger's save_dir, each checkpoint callback's dirpath."""
+    folders = [trainer.default_root_dir]
+    folders += [logger.save_dir for logger in trainer.loggers if getattr(logger, "save_dir", None)]
+    folders += [callback.dirpath for callback in trainer.checkpoint_callbacks if getattr(callback, "dirpath", None)]
+    return [str(folder) for folder in folders if "://" not in str(folder)]
+
+
+def continue_newest_run_folder(trainer: Trainer) -> None:
+    """Points TensorBoard/CSV loggers without a fixed version at the newest version folder holding last.ckpt.
+
+    Without this, a versioned logger opens a new ``version_<n+1>`` folder, Lightning looks for
+    ``last.ckpt`` there, finds none and silently starts from scratch.
+    """
+    for logger in trainer.loggers:
+        if not isinstance(logger, (TensorBoardLogger, CSVLogger)) or logger._version is not None:
+            continue
+        versions = [
+            (last.stat().st_mtime, int(folder.name.split("_")[1]))
+            for folder in Path(logger.root_dir).glob("version_*")
+            if folder.name.split("_")[1].isdigit()
+            for last in folder.glob("checkpoints/last*.ckpt")
+        ]
+        if versions:
+            logger._version = max(versions)[1]
+
+
+def newest_last_checkpoint(trainer: Trainer) -> Path | None:
+    """The ``last*.ckpt`` that ``--ckpt_path last`` means: the newest in any checkpoint callback's folder."""
+    found: list[Path] = []
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint):
+            found += [Path(path) for path in callback._find_last_checkpoints(trainer)]
+    return max(found, key=lambda path: path.stat().st_mtime) if found else None
 
 
 def main(args: list[str] | None = None) -> None:
@@ -59,7 +165,7 @@ def run_cli(cli_class: type[LightningCLI], program: str, args: list[str] | None 
         args: command-line arguments (``sys.argv`` when ``None``).
     """
     try:
-        cli_class(args=args)
+        cli_class(args=args, parser_kwargs={"prog": program})
     except Exception as error:
         user_error = _find_user_error(error)
         if user_error is None:

@@ -15,3 +15,11 @@ class ShapeMismatchError(GanbenchError, ValueError):
 
 class ConfigError(GanbenchError, ValueError):
     """An argument has a value that cannot work."""
+
+
+class DataFileError(GanbenchError, ValueError):
+    """A data file is there but unreadable: truncated, corrupt, or not the file its name says."""
+
+
+class OutputFolderError(GanbenchError, OSError):
+    """A folder the run must write to (checkpoints, logs, samples) cannot be written."""

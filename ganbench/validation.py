@@ -1,25 +1,35 @@
-"""Start-up checks that a generator and a discriminator fit the data they will see.
+"""Start-up checks that a generator and a discriminator fit the data they will see, and that the
+run can write its outputs.
 
-They turn what would be a shape error deep inside a matmul, or a run that silently cannot
-reach the data's values, into one sentence at start-up.
+They turn what would be a shape error deep inside a matmul, a run that silently cannot reach
+the data's values, or a crash at the first checkpoint, into one sentence at start-up.
 """
 
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from ganbench.errors import ShapeMismatchError
+from ganbench.errors import OutputFolderError, ShapeMismatchError
 
 
 def check_networks_fit_data(gan: Any, datamodule: Any) -> None:
-    """Runs G and D on two noise vectors and compares with the data's shape and range.
+    """Runs G and D on two noise vectors and compares with the data's shape, range and labels.
+
+    A network is conditional when it has an integer ``num_classes``; it then needs every training
+    image labelled, with labels in ``0 .. num_classes - 1``. That is checked first, before the
+    networks run (a conditional generator may not run without labels).
 
     Args:
         gan: the :class:`ganbench.GAN` (needs ``generator``, ``discriminator``, ``prior``).
         datamodule: may declare ``image_shape`` ``(C, H, W)`` and ``pixel_range`` ``(low, high)``, or
-            ``pixel_range = None`` for unbounded data (then only a linear generator output fits).
+            ``pixel_range = None`` for unbounded data (then only a linear generator output fits). Its
+            labels are checked when it is set up (``datasets["train"].labels``, -1 for no label).
     """
     generator, discriminator = gan.generator, gan.discriminator
+    _check_labels(generator, discriminator, datamodule)
     data_shape = tuple(getattr(datamodule, "image_shape", ()) or ())
     device = next(generator.parameters()).device
     noise = gan.prior.sample(2, generator.latent_dim, device)
@@ -38,6 +48,99 @@ def check_networks_fit_data(gan: Any, datamodule: Any) -> None:
             )
         _check_discriminator(discriminator, images)
     _check_range(generator, datamodule)
+
+
+def check_output_folders_writable(paths: Iterable[str | Path]) -> None:
+    """Makes each folder (with its parents) if missing and checks that a file can be written in it.
+
+    The test file is a new uniquely named temporary file, removed at once: nothing already in the
+    folder is touched and nothing is left behind (folders that were made stay).
+
+    Args:
+        paths: the run's output folders, e.g. ``trainer.default_root_dir`` and the logger's ``save_dir``.
+
+    Raises:
+        OutputFolderError: a folder is a file, cannot be made, or cannot be written to.
+    """
+    for path in paths:
+        folder = Path(path)
+        if folder.exists() and not folder.is_dir():
+            _refuse_output_folder(folder, "it is a file, not a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".ganbench-write-test-"):
+                pass
+        except OSError as error:
+            _refuse_output_folder(folder, error.strerror or str(error))
+
+
+def _refuse_output_folder(folder: Path, reason: str) -> None:
+    raise OutputFolderError(
+        f"Cannot write to output folder {folder} ({reason}); choose a writable folder with "
+        "--trainer.default_root_dir (or the logger's save_dir)."
+    ) from None
+
+
+def _check_labels(generator: Any, discriminator: Any, datamodule: Any) -> None:
+    """Refuses a conditional network (integer ``num_classes``) whose training labels are missing or too large.
+
+    Args:
+        generator: G; conditional when it has an integer ``num_classes``.
+        discriminator: D; likewise.
+        datamodule: skipped unless set up, with ``datasets["train"].labels`` (``(N,)``, -1 = no label).
+    """
+    labels = _training_labels(datamodule)
+    if labels is None or len(labels) == 0:
+        return
+    data_name = type(datamodule).__name__
+    for network in (generator, discriminator):
+        num_classes = _num_classes(network)
+        if num_classes is None:
+            continue
+        unlabelled = int((labels < 0).sum())
+        if unlabelled:
+            raise ShapeMismatchError(
+                f"{type(network).__name__} is conditional (num_classes={num_classes}) but "
+                f"{_unlabelled_images(unlabelled, len(labels), data_name)} have no labels (label -1); "
+                "use labelled data or an unconditional network."
+            )
+        if int(labels.max()) >= num_classes:
+            raise ShapeMismatchError(
+                f"{type(network).__name__} is conditional with num_classes={num_classes} but {data_name}'s "
+                f"training labels go up to {int(labels.max())}; set num_classes to {int(labels.max()) + 1} or more."
+            )
+
+
+def _unlabelled_images(unlabelled: int, total: int, data_name: str) -> str:
+    """Names the unlabelled training images: all of them, or ``unlabelled`` of ``total``.
+
+    Args:
+        unlabelled: how many training images have label -1.
+        total: how many training images there are.
+        data_name: the data module's class name.
+    """
+    if unlabelled == total:
+        return f"{data_name}'s training images"
+    return f"{unlabelled} of the {total} training images of {data_name}"
+
+
+def _num_classes(network: Any) -> int | None:
+    """A conditional network's ``num_classes`` (an ``int``), or ``None`` for an unconditional one."""
+    num_classes = getattr(network, "num_classes", None)
+    return num_classes if isinstance(num_classes, int) and not isinstance(num_classes, bool) else None
+
+
+def _training_labels(datamodule: Any) -> torch.Tensor | None:
+    """The training split's labels ``(N,)`` (-1 = unlabelled), or ``None`` when they are not known yet.
+
+    Args:
+        datamodule: an :class:`ganbench.data.ImageDataModule` after ``setup()``, or anything else.
+    """
+    datasets = getattr(datamodule, "datasets", None)
+    if not isinstance(datasets, dict) or "train" not in datasets:
+        return None
+    labels = getattr(datasets["train"], "labels", None)
+    return labels if isinstance(labels, torch.Tensor) else None
 
 
 def _check_discriminator(discriminator: Any, images: torch.Tensor) -> None:

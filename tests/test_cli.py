@@ -111,29 +111,69 @@ def test_user_generator_from_own_package_plugs_in_by_class_path(tmp_path):
         sys.path.remove(str(tmp_path))
 
 
+QUICKSTART = f"--config={REPO / 'configs/quickstart.yaml'}"
+
+
+def one_error_line(result) -> str:
+    """The run's only stderr line, checked to be ganbench's one-line error (no traceback, no usage block)."""
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("ganbench: error: "), lines[0]
+    return lines[0]
+
+
 def test_unknown_config_key_is_one_clear_error(tmp_path):
-    result = run_ganbench("fit", f"--config={REPO / 'configs/quickstart.yaml'}", "--model.no_such_key=1", cwd=tmp_path)
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    assert "no_such_key" in result.stderr
+    result = run_ganbench("fit", QUICKSTART, "--model.no_such_key=1", cwd=tmp_path)
+    assert one_error_line(result) == (
+        "ganbench: error: unknown option --model.no_such_key; run `ganbench fit --help` for the accepted options."
+    )
+
+
+def test_misspelt_option_suggests_the_right_one(tmp_path):
+    result = run_ganbench("fit", QUICKSTART, "--model.shedule=alternating", cwd=tmp_path)
+    assert "unknown option --model.shedule (did you mean --model.schedule?)" in one_error_line(result)
 
 
 def test_misspelt_key_in_a_config_file_is_one_clear_error(tmp_path):
     config = (REPO / "configs/quickstart.yaml").read_text().replace("schedule:", "shedule:")
     (tmp_path / "bad.yaml").write_text(config)
     result = run_ganbench("fit", "--config=bad.yaml", cwd=tmp_path)
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    assert "shedule" in result.stderr
+    assert "unknown key 'model.shedule' in the config (did you mean model.schedule?)" in one_error_line(result)
+
+
+def test_misspelt_argument_of_a_part_names_the_class_and_suggests(tmp_path):
+    result = run_ganbench("fit", QUICKSTART, "--model.generator.init_args.hiden_dims=[8]", cwd=tmp_path)
+    line = one_error_line(result)
+    assert "unknown" in line or "has no argument" in line
+    assert "hiden_dims" in line and "hidden_dims" in line
+
+
+@pytest.mark.parametrize(
+    "option, expected",
+    [
+        ("--model.discriminator_steps=two", "model.discriminator_steps: expected int, got two"),
+        ("--trainer.max_steps=abc", "trainer.max_steps: expected int, got abc"),
+        ("--model.schedule=sometimes", "model.schedule: expected one of 'alternating', 'simultaneous', got sometimes"),
+    ],
+)
+def test_wrong_type_is_one_clear_error(tmp_path, option, expected):
+    result = run_ganbench("fit", QUICKSTART, option, cwd=tmp_path)
+    assert one_error_line(result).startswith(f"ganbench: error: {expected}; run `ganbench fit --help`")
 
 
 def test_wrong_class_path_is_one_clear_error(tmp_path):
-    result = run_ganbench(
-        "fit", f"--config={REPO / 'configs/quickstart.yaml'}", "--model.generator=mylab.nowhere.Generator", cwd=tmp_path
+    result = run_ganbench("fit", QUICKSTART, "--model.generator=mylab.nowhere.Generator", cwd=tmp_path)
+    assert one_error_line(result) == (
+        "ganbench: error: model.generator: cannot import 'mylab.nowhere.Generator' (No module named 'mylab'); "
+        "check the spelling, and that its package is installed or on PYTHONPATH."
     )
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    assert "mylab.nowhere.Generator" in result.stderr
+
+
+def test_misspelt_short_class_name_suggests_the_right_one(tmp_path):
+    result = run_ganbench("fit", QUICKSTART, "--model.loss=NonSaturatng", cwd=tmp_path)
+    assert "model.loss: NonSaturatng is neither an importable class_path" in one_error_line(result)
+    assert "(did you mean NonSaturating?)" in one_error_line(result)
 
 
 def test_missing_mnist_folder_offline_is_one_clear_error(tmp_path):

@@ -1,5 +1,6 @@
-"""Lightning callbacks: sample grids, the paper's momentum ramp, evaluation."""
+"""Lightning callbacks: crash-safe checkpoints, sample grids, the paper's momentum ramp, evaluation."""
 
+from ganbench.callbacks.checkpoint import Checkpoint
 from ganbench.callbacks.constraints import MaxColumnNorm
 from ganbench.callbacks.evaluation import EvaluationCallback
 from ganbench.callbacks.fid import FIDEvaluation
@@ -8,6 +9,7 @@ from ganbench.callbacks.parzen import ParzenEvaluation
 from ganbench.callbacks.samples import SampleGrid
 
 __all__ = [
+    "Checkpoint",
     "EvaluationCallback",
     "FIDEvaluation",
     "MaxColumnNorm",

@@ -8,8 +8,8 @@ import torchvision
 from torch import Tensor
 
 from ganbench.data.base import ImageDataModule
-from ganbench.data.idx import find_idx_file, read_idx
-from ganbench.errors import DataNotFoundError, GanbenchError
+from ganbench.data.idx import find_idx_file, read_idx, read_image_and_label_files
+from ganbench.errors import DataFileError, DataNotFoundError, GanbenchError
 
 ASSETS = Path(__file__).parent / "assets"
 IDX_FILES = {
@@ -75,7 +75,13 @@ class IDXDataModule(ImageDataModule):
             f"Put the four {self.torchvision_class.__name__} IDX files there, or set "
             f"--data.init_args.download=true on a machine with internet.{self.install_hint}"
         )
-        images, labels = (read_idx(find_idx_file(name, self._folders(), hint)) for name in IDX_FILES[part])
+        images_path, labels_path = (find_idx_file(name, self._folders(), hint) for name in IDX_FILES[part])
+        images, labels = read_image_and_label_files(images_path, labels_path)
+        if images.shape[1:] != tuple(self.image_shape[1:]):
+            raise DataFileError(
+                f"{images_path} holds images of size {images.shape[1:]}, not {self.torchvision_class.__name__}'s "
+                f"{tuple(self.image_shape[1:])}; it is another data set's file. Delete it and download it again."
+            )
         return torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
 
     def load_splits(self) -> dict[str, tuple[Tensor, Tensor | None]]:
