@@ -33,5 +33,18 @@ def check_checkpoint_file(path: str | Path) -> None:
     if damaged is not None:
         raise CheckpointError(
             f"Checkpoint {path} is truncated or corrupt ({damaged}); it was left as it is. "
-            "Point --ckpt_path at an earlier checkpoint of the run."
+            f"{_earlier_checkpoint_hint(path)}"
         )
+
+
+def _earlier_checkpoint_hint(path: Path) -> str:
+    """Names the newest other ``.ckpt`` beside ``path`` to resume from instead, if there is one.
+
+    Args:
+        path: the damaged checkpoint.
+    """
+    others = [other for other in path.parent.glob("*.ckpt") if other != path and other.is_file()]
+    if not others:
+        return "Point --ckpt_path at an earlier checkpoint of the run."
+    newest = max(others, key=lambda other: other.stat().st_mtime)
+    return f"Resume from an earlier checkpoint instead, e.g. --ckpt_path={newest}"

@@ -94,6 +94,8 @@ def provenance() -> dict[str, Any]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
+    versions["torch"] = str(torch.__version__)  # with its build, e.g. 2.14.1+cu130
+    versions["cuda"] = torch.version.cuda
     return {"seed": torch.initial_seed(), "versions": versions}
 
 

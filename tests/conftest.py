@@ -23,8 +23,10 @@ ASSETS = REPO / "ganbench" / "data" / "assets"
 class RandomImages(ImageDataModule):
     """Random uint8 images: a tiny in-memory data set for module tests."""
 
-    def __init__(self, count: int = 64, image_shape=(1, 4, 4), batch_size: int = 8, labelled: bool = True):
-        super().__init__(batch_size=batch_size)
+    def __init__(
+        self, count: int = 64, image_shape=(1, 4, 4), batch_size: int = 8, labelled: bool = True, num_workers: int = 0
+    ):
+        super().__init__(batch_size=batch_size, num_workers=num_workers)
         self.count = count
         self.image_shape = tuple(image_shape)
         self.labelled = labelled
