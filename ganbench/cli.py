@@ -96,7 +96,7 @@ class SaveRunConfig(SaveConfigCallback):
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if self.already_saved or not self.save_to_log_dir:
             return super().setup(trainer, pl_module, stage)
-        log_dir = Path(trainer.log_dir)  # a collective: every rank calls it
+        log_dir = self._log_dir = Path(trainer.log_dir)  # a collective: every rank calls it, so not in save_config
         name = self.config_filename
         if trainer.is_global_zero and (log_dir / name).exists() and self.config.get("ckpt_path"):
             index = 1
@@ -109,8 +109,8 @@ class SaveRunConfig(SaveConfigCallback):
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Rank 0: the seed and versions to ``environment.yaml`` and to the loggers."""
         run = provenance()
-        if self.save_to_log_dir:
-            (Path(trainer.log_dir) / "environment.yaml").write_text(yaml.safe_dump(run, sort_keys=False))
+        if self.save_to_log_dir:  # (trainer.log_dir is a collective, and only rank 0 is here)
+            (self._log_dir / "environment.yaml").write_text(yaml.safe_dump(run, sort_keys=False))
         for logger in trainer.loggers:
             logger.log_hyperparams({"seed": run["seed"], "versions": run["versions"]})
 

@@ -17,6 +17,8 @@ from torch import Tensor
 
 from ganbench.errors import GanbenchError
 
+_NONE = 2**62  # "no non-finite step" in the all-reduce of the earliest one
+
 
 class DivergenceError(GanbenchError):
     """Training produced a non-finite loss or discriminator output."""
@@ -83,7 +85,7 @@ class DivergencePolicy:
 
     def check(self, module: pl.LightningModule) -> None:
         """Reads the record (one sync); acts if a step was non-finite."""
-        bad_step = self.record.first_nonfinite_step()
+        bad_step = self._first_nonfinite_step_of_any_rank(module.device)
         if bad_step is None:
             return
         checkpoint = last_good_checkpoint(module.trainer)
@@ -94,9 +96,25 @@ class DivergencePolicy:
 
     def check_before_saving(self, module: pl.LightningModule) -> None:
         """Never lets non-finite weights into a checkpoint: the run stops instead."""
-        bad_step = self.record.first_nonfinite_step()
+        bad_step = self._first_nonfinite_step_of_any_rank(module.device)
         if bad_step is not None:
             raise DivergenceError(_stop_message(bad_step, last_good_checkpoint(module.trainer), self))
+
+    def _first_nonfinite_step_of_any_rank(self, device: torch.device) -> int | None:
+        """The earliest non-finite step of any rank, so that every rank stops or rolls back together.
+
+        Under DDP one rank's batch can turn non-finite a step before the averaged gradients carry it
+        to the others; deciding alone, that rank would leave the others waiting in the next all-reduce.
+        All ranks check at the same steps, so this is one small all-reduce each time.
+        """
+        bad_step = self.record.first_nonfinite_step()
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return bad_step
+        if torch.distributed.get_world_size() == 1:
+            return bad_step
+        earliest = torch.tensor(_NONE if bad_step is None else bad_step, dtype=torch.long, device=device)
+        torch.distributed.all_reduce(earliest, op=torch.distributed.ReduceOp.MIN)
+        return None if int(earliest) == _NONE else int(earliest)
 
     def _roll_back(self, module: pl.LightningModule, path: Path, bad_step: int) -> None:
         trainer = module.trainer
