@@ -1,0 +1,56 @@
+"""Same config and seed, same metrics on CPU; the seed and the library versions are saved with every run."""
+
+import csv
+from pathlib import Path
+
+import torch
+import yaml
+
+from tests.conftest import REPO, run_ganbench
+
+
+def fit_and_read_metrics(folder: Path, seed: int) -> list[dict]:
+    """A 50-step quickstart run (one epoch, so one Parzen evaluation) logging to CSV; its metrics rows."""
+    folder.mkdir()
+    config = yaml.safe_load((REPO / "configs/quickstart.yaml").read_text())
+    config["seed_everything"] = seed
+    config["trainer"].update(
+        default_root_dir=str(folder), max_steps=50, log_every_n_steps=10, enable_progress_bar=False
+    )
+    config["trainer"]["logger"] = {
+        "class_path": "lightning.pytorch.loggers.CSVLogger",
+        "init_args": {"save_dir": str(folder), "name": "run"},
+    }
+    config["trainer"]["callbacks"] = [
+        {"class_path": "ganbench.callbacks.Checkpoint", "init_args": {"every_n_train_steps": 25}},
+        {
+            "class_path": "ganbench.callbacks.ParzenEvaluation",
+            "init_args": {"num_samples": 300, "num_validation": 100, "every_n_epochs": 1, "batch_size": 100},
+        },
+    ]
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    result = run_ganbench("fit", "--config=config.yaml", cwd=folder)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(folder / "run/version_0/metrics.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_same_seed_gives_the_same_metrics_and_another_seed_does_not(tmp_path):
+    first = fit_and_read_metrics(tmp_path / "first", seed=3)
+    second = fit_and_read_metrics(tmp_path / "second", seed=3)
+    other = fit_and_read_metrics(tmp_path / "other", seed=4)
+    logged = {key for row in first for key, value in row.items() if value}
+    assert {"train/d_loss", "train/g_loss", "val/parzen_ll"} <= logged
+    assert len(first) >= 5
+    assert first == second  # every logged value, as written, at every step
+    assert first != other
+
+    run = tmp_path / "first/run/version_0"
+    environment = yaml.safe_load((run / "environment.yaml").read_text())
+    assert environment["seed"] == 3
+    assert environment["versions"]["torch"] == torch.__version__
+    assert {"python", "ganbench", "lightning", "torchmetrics", "torchvision", "numpy"} <= set(environment["versions"])
+    hyperparameters = yaml.safe_load((run / "hparams.yaml").read_text())
+    assert hyperparameters["seed"] == 3 and hyperparameters["versions"]["torch"] == torch.__version__
+    checkpoint = torch.load(run / "checkpoints/last.ckpt", weights_only=True)
+    assert checkpoint["ganbench"]["seed"] == 3 and checkpoint["ganbench"]["versions"] == environment["versions"]
