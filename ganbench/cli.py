@@ -76,6 +76,18 @@ class GanbenchCLI(OneLineErrorsCLI):
         if path is not None and str(path) not in LIGHTNING_CHECKPOINT_NAMES:
             check_checkpoint_file(path)
 
+    def _parse_ckpt_path(self) -> None:
+        """For ``fit``, keeps the model of the given config instead of the checkpoint's hyperparameters.
+
+        LightningCLI rebuilds the model from the hyperparameters stored in a ``--ckpt_path`` file,
+        silently overriding the config and the command line (``--model.on_divergence=rollback``
+        when resuming after a divergence would be dropped). A resumed run is the config's run:
+        weights or optimisers that do not fit it are refused in one line when the checkpoint
+        loads. ``validate``/``test``/``predict`` keep Lightning's behaviour (the trained model).
+        """
+        if self.config.get("subcommand") != "fit":
+            super()._parse_ckpt_path()
+
     def before_fit(self) -> None:
         check_output_folders_writable(output_folders(self.trainer))
         if self.config_init["fit"].get("ckpt_path") == "last":

@@ -320,3 +320,45 @@ def test_discriminator_shape_that_does_not_fit_the_images_is_refused():
 
 def test_fitting_networks_pass():
     check_networks_fit_data(mlp_gan(), RandomImages())
+
+
+# ------------------------------------------------------------------ through the ganbench command
+
+
+def quickstart(tmp_path: Path, *options: str):
+    return run_ganbench(
+        "fit",
+        f"--config={REPO / 'configs/quickstart.yaml'}",
+        "--trainer.max_steps=2",
+        "--trainer.enable_progress_bar=false",
+        *options,
+        cwd=tmp_path,
+    )
+
+
+def error_line(result) -> str:
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_command_refuses_an_output_folder_under_a_file(tmp_path):
+    (tmp_path / "runs").write_text("a file where the run folder should go")
+    result = quickstart(tmp_path, f"--trainer.default_root_dir={tmp_path / 'runs/mine'}")
+    assert error_line(result).startswith(f"ganbench: error: Cannot write to output folder {tmp_path / 'runs/mine'}")
+    assert (tmp_path / "runs").read_text() == "a file where the run folder should go"
+
+
+def test_command_refuses_a_checkpoint_of_other_networks(tmp_path):
+    assert quickstart(tmp_path, f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false").returncode == 0
+    (checkpoint,) = (tmp_path / "checkpoints").glob("last.ckpt")
+    result = quickstart(
+        tmp_path / "checkpoints",
+        "--model.generator.init_args.hidden_dims=[128,128]",
+        f"--ckpt_path={checkpoint}",
+        "--trainer.logger=false",
+        f"--trainer.default_root_dir={tmp_path / 'other'}",
+    )
+    line = error_line(result)
+    assert line.startswith(f"ganbench: error: Checkpoint {checkpoint}")
+    assert "generator" in line and "(256," in line and "(128," in line
