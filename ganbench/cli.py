@@ -5,6 +5,7 @@ Every part is a constructor argument, so a config swaps it with ``class_path``/`
 rejects an unknown key or a wrong type before anything runs.
 """
 
+import csv
 import sys
 import warnings
 from argparse import ArgumentError
@@ -15,6 +16,7 @@ from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 
 # Imported so that their classes can be named by their short names in configs.
 import ganbench.callbacks  # noqa: F401
@@ -90,12 +92,15 @@ class GanbenchCLI(OneLineErrorsCLI):
 
     def before_fit(self) -> None:
         check_output_folders_writable(output_folders(self.trainer))
-        if self.config_init["fit"].get("ckpt_path") == "last":
+        ckpt_path = self.config_init["fit"].get("ckpt_path")
+        if ckpt_path == "last":
             continue_newest_run_folder(self.trainer)
             last = newest_last_checkpoint(self.trainer)
             if last is not None:
                 check_checkpoint_file(last)
                 self.config_init["fit"]["ckpt_path"] = str(last)
+        if ckpt_path is not None:
+            keep_csv_metrics(self.trainer)
 
 
 class SaveRunConfig(SaveConfigCallback):
@@ -152,6 +157,27 @@ def continue_newest_run_folder(trainer: Trainer) -> None:
         ]
         if versions:
             logger._version = max(versions)[1]
+
+
+def keep_csv_metrics(trainer: Trainer) -> None:
+    """Keeps the ``metrics.csv`` of a resumed run's folder, which CSVLogger deletes when it opens the folder.
+
+    The resumed run's rows are appended after the old ones (steps logged after the checkpoint and
+    before the stop appear twice, the second time as the resumed run computed them).
+    """
+    if rank_zero_only.rank != 0:
+        return
+    for logger in trainer.loggers:
+        if not isinstance(logger, CSVLogger):
+            continue
+        metrics = Path(logger.log_dir) / "metrics.csv"
+        if not metrics.is_file():
+            continue
+        content = metrics.read_text()
+        writer = logger.experiment  # opening the folder deletes metrics.csv
+        metrics.write_text(content)
+        header = content.splitlines()[0] if content else ""
+        writer.metrics_keys = next(csv.reader([header])) if header else []
 
 
 def newest_last_checkpoint(trainer: Trainer) -> Path | None:

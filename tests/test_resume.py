@@ -6,6 +6,7 @@ learning-rate decay and momentum ramp, validation in between, a data-loading wor
 and checkpoints refused for being damaged or from another configuration.
 """
 
+import csv
 import os
 import signal
 import subprocess
@@ -325,3 +326,21 @@ def test_sigkill_of_a_running_fit_loses_at_most_n_steps_and_resume_continues_the
     assert [int(step) for step in steps_file.read_text().split()] == [saved_step + 1, saved_step + 2, saved_step + 3]
     assert saved_step_and_weights(last)[0] == saved_step + 3
     assert [folder.name for folder in (tmp_path / "gan").iterdir()] == ["version_0"]
+
+
+def test_cli_resume_keeps_the_csv_metrics_of_the_first_part(tmp_path):
+    """CSVLogger deletes metrics.csv of a folder it opens; a resumed run must append to it instead."""
+    config = small_config(tmp_path, every=5)
+    content = yaml.safe_load(config.read_text())
+    content["trainer"]["logger"] = {
+        "class_path": "lightning.pytorch.loggers.CSVLogger",
+        "init_args": {"save_dir": str(tmp_path), "name": "gan"},
+    }
+    content["trainer"]["log_every_n_steps"] = 2
+    config.write_text(yaml.safe_dump(content))
+    assert run_ganbench("fit", "--config=config.yaml", "--trainer.max_steps=7", cwd=tmp_path).returncode == 0
+    result = run_ganbench("fit", "--config=config.yaml", "--trainer.max_steps=12", "--ckpt_path=last", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with open(tmp_path / "gan/version_0/metrics.csv") as handle:
+        steps = [int(row["step"]) for row in csv.DictReader(handle) if row.get("train/d_loss")]
+    assert steps == [1, 3, 5, 7, 9, 11]
