@@ -54,3 +54,28 @@ def test_same_seed_gives_the_same_metrics_and_another_seed_does_not(tmp_path):
     assert hyperparameters["seed"] == 3 and hyperparameters["versions"]["torch"] == torch.__version__
     checkpoint = torch.load(run / "checkpoints/last.ckpt", weights_only=True)
     assert checkpoint["ganbench"]["seed"] == 3 and checkpoint["ganbench"]["versions"] == environment["versions"]
+
+
+def test_evaluations_and_sample_grids_do_not_change_the_training_run(tmp_path):
+    """They draw from their own seeded generators, with G in eval mode: training sees the same random numbers."""
+    import lightning.pytorch as pl
+
+    from ganbench.callbacks import ParzenEvaluation, SampleGrid
+    from tests.conftest import RandomImages, tiny_trainer
+    from tests.test_resume import paper_gan
+
+    def weights_after_24_steps(callbacks: list) -> tuple[dict, pl.Trainer]:
+        pl.seed_everything(0)
+        logger = pl.loggers.CSVLogger(tmp_path, name=str(len(callbacks)))
+        trainer = tiny_trainer(tmp_path, max_steps=24, callbacks=callbacks, limit_val_batches=2, logger=logger)
+        gan = paper_gan()
+        trainer.fit(gan, RandomImages(count=40, batch_size=4))
+        return gan.state_dict(), trainer
+
+    plain, _ = weights_after_24_steps([])
+    evaluated, trainer = weights_after_24_steps(
+        [ParzenEvaluation(num_samples=50, num_validation=20, every_n_epochs=1), SampleGrid(every_n_steps=5)]
+    )
+    assert "val/parzen_ll" in trainer.callback_metrics  # the evaluation ran (after epochs 1 and 2)
+    assert len(list((tmp_path / "2").rglob("*.png"))) >= 4  # and so did the grids
+    assert all(torch.equal(plain[key], evaluated[key]) for key in plain)
