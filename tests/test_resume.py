@@ -344,3 +344,28 @@ def test_cli_resume_keeps_the_csv_metrics_of_the_first_part(tmp_path):
     with open(tmp_path / "gan/version_0/metrics.csv") as handle:
         steps = [int(row["step"]) for row in csv.DictReader(handle) if row.get("train/d_loss")]
     assert steps == [1, 3, 5, 7, 9, 11]
+
+
+def test_ctrl_c_on_a_running_fit_command_saves_the_current_step_and_exits_130(tmp_path):
+    small_config(tmp_path, every=1000, recorder={"path": str(tmp_path / "steps.txt"), "seconds_per_step": 0.02})
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(tmp_path)]), PYTHONWARNINGS="ignore")
+    command = [sys.executable, "-m", "ganbench.cli", "fit", "--config=config.yaml", "--trainer.max_steps=2000"]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    steps_file, deadline = tmp_path / "steps.txt", time.monotonic() + 120
+    try:
+        while not (steps_file.exists() and len(steps_file.read_text().split()) >= 8):
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, "the run did not reach step 8 in 2 minutes"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, output[-3000:]
+    reached = int(steps_file.read_text().split()[-1])
+    saved_step, _ = saved_step_and_weights(tmp_path / "gan/version_0/checkpoints/last.ckpt")
+    assert saved_step == reached  # the step under way finished and was saved: nothing lost
+    assert "Traceback" not in output
+    assert f"Stopped by SIGINT after step {reached}" in output and "--ckpt_path last" in output
