@@ -294,24 +294,33 @@ def test_cli_refuses_a_damaged_last_checkpoint_and_leaves_it(cli_runs, tmp_path)
     assert sorted(path.name for path in last.parent.iterdir()) == ["epoch=0-step=10.ckpt", "last.ckpt"]
 
 
-def test_sigkill_of_a_running_fit_loses_at_most_n_steps_and_resume_continues_the_count(tmp_path):
-    every = 5
-    small_config(tmp_path, every=every, recorder={"path": str(tmp_path / "steps.txt"), "seconds_per_step": 0.02})
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(tmp_path)]), PYTHONWARNINGS="ignore")
+def start_fit_and_stop_it_after(folder: Path, every: int, steps: int, stop_signal: int) -> subprocess.Popen:
+    """Starts a long ``ganbench fit`` (last.ckpt every ``every`` steps) in ``folder``; sends ``stop_signal`` once
+    ``steps`` steps are recorded in ``folder/steps.txt``. Output is captured (stderr into stdout)."""
+    small_config(folder, every=every, recorder={"path": str(folder / "steps.txt"), "seconds_per_step": 0.02})
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(folder)]), PYTHONWARNINGS="ignore")
     command = [sys.executable, "-m", "ganbench.cli", "fit", "--config=config.yaml", "--trainer.max_steps=2000"]
     process = subprocess.Popen(
-        command, cwd=tmp_path, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command, cwd=folder, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    steps_file, deadline = tmp_path / "steps.txt", time.monotonic() + 120
+    steps_file, deadline = folder / "steps.txt", time.monotonic() + 120
     try:
-        while not (steps_file.exists() and len(steps_file.read_text().split()) >= 23):
-            assert process.poll() is None, process.stderr.read().decode()
-            assert time.monotonic() < deadline, "the run did not reach step 23 in 2 minutes"
+        while not (steps_file.exists() and len(steps_file.read_text().split()) >= steps):
+            assert process.poll() is None, process.stdout.read()
+            assert time.monotonic() < deadline, f"the run did not reach step {steps} in 2 minutes"
             time.sleep(0.01)
-        process.send_signal(signal.SIGKILL)
-    finally:
+    except BaseException:
         process.kill()
-        process.wait()
+        raise
+    process.send_signal(stop_signal)
+    return process
+
+
+def test_sigkill_of_a_running_fit_loses_at_most_n_steps_and_resume_continues_the_count(tmp_path):
+    every = 5
+    process = start_fit_and_stop_it_after(tmp_path, every, 23, signal.SIGKILL)
+    process.communicate(timeout=60)
+    steps_file = tmp_path / "steps.txt"
     assert process.returncode == -signal.SIGKILL
     reached = int(steps_file.read_text().split()[-1])
     last = tmp_path / "gan/version_0/checkpoints/last.ckpt"
@@ -347,22 +356,9 @@ def test_cli_resume_keeps_the_csv_metrics_of_the_first_part(tmp_path):
 
 
 def test_ctrl_c_on_a_running_fit_command_saves_the_current_step_and_exits_130(tmp_path):
-    small_config(tmp_path, every=1000, recorder={"path": str(tmp_path / "steps.txt"), "seconds_per_step": 0.02})
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(tmp_path)]), PYTHONWARNINGS="ignore")
-    command = [sys.executable, "-m", "ganbench.cli", "fit", "--config=config.yaml", "--trainer.max_steps=2000"]
-    process = subprocess.Popen(
-        command, cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    steps_file, deadline = tmp_path / "steps.txt", time.monotonic() + 120
-    try:
-        while not (steps_file.exists() and len(steps_file.read_text().split()) >= 8):
-            assert process.poll() is None, process.stdout.read()
-            assert time.monotonic() < deadline, "the run did not reach step 8 in 2 minutes"
-            time.sleep(0.01)
-        process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
-    finally:
-        process.kill()
+    process = start_fit_and_stop_it_after(tmp_path, 1000, 8, signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    steps_file = tmp_path / "steps.txt"
     assert process.returncode == 130, output[-3000:]
     reached = int(steps_file.read_text().split()[-1])
     saved_step, _ = saved_step_and_weights(tmp_path / "gan/version_0/checkpoints/last.ckpt")

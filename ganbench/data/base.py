@@ -6,6 +6,7 @@ and the training set's mean image (used to initialise the paper's generator outp
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -138,18 +139,19 @@ class ImageDataModule(pl.LightningDataModule):
         """Wraps one split; override to change how stored values become pixels."""
         return TensorImageDataset(images, labels, scale, shift)
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        if split not in self.datasets:
-            self.setup()
-        return DataLoader(
-            self.datasets[split],
+    def _loader_options(self) -> dict[str, Any]:
+        """What every split's loader shares: batch size, workers, and batches assembled by the dataset."""
+        return dict(
             batch_size=self.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle,
             num_workers=self.num_workers,
             collate_fn=keep_batch,
             persistent_workers=self.num_workers > 0,
         )
+
+    def _evaluation_loader(self, split: str) -> DataLoader:
+        if split not in self.datasets:
+            self.setup()
+        return DataLoader(self.datasets[split], shuffle=False, **self._loader_options())
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled training batches whose position a checkpoint holds (exact mid-epoch resume).
@@ -167,21 +169,13 @@ class ImageDataModule(pl.LightningDataModule):
             rank=trainer.global_rank if trainer is not None else 0,
             seed=torch.initial_seed() % 2**63,
         )
-        return StatefulDataLoader(
-            self.datasets["train"],
-            batch_size=self.batch_size,
-            sampler=sampler,
-            drop_last=True,
-            num_workers=self.num_workers,
-            collate_fn=keep_batch,
-            persistent_workers=self.num_workers > 0,
-        )
+        return StatefulDataLoader(self.datasets["train"], sampler=sampler, drop_last=True, **self._loader_options())
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._evaluation_loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._evaluation_loader("test")
 
     def split_images(self, split: str, limit: int | None = None) -> Tensor:
         """The first ``limit`` images of a split, ``(N, C, H, W)`` float in ``pixel_range``.
