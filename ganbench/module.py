@@ -106,6 +106,9 @@ class GAN(pl.LightningModule):
         self.noise_seed = noise_seed
         self._noise_generator: torch.Generator | None = None
         self.divergence = DivergencePolicy(on_divergence, rollback_lr_factor, max_rollbacks)
+        self._evaluation_noise: torch.Generator | None = None  # restarted at every validation and test
+        self._resume_state: dict[str, Any] = {}  # checkpoint["ganbench"] between loading and on_train_start
+        self._resume_path: str | None = None
 
     def _save_config(self) -> None:
         """Saves the hyperparameters that rebuild this module from a checkpoint.
@@ -149,9 +152,9 @@ class GAN(pl.LightningModule):
         ):
             if build is not None:
                 schedulers.append(build(optimizer))
-        saved_names = getattr(self, "_resume_state", {}).get("optimizers")
+        saved_names = self._resume_state.get("optimizers")
         built_names = [type(discriminator_optimizer).__name__, type(generator_optimizer).__name__]
-        check_optimizers_match(saved_names, built_names, getattr(self, "_resume_path", None))
+        check_optimizers_match(saved_names, built_names, self._resume_path)
         return [discriminator_optimizer, generator_optimizer], schedulers
 
     # ------------------------------------------------------------------ noise and samples
@@ -345,7 +348,7 @@ class GAN(pl.LightningModule):
 
     def on_train_start(self) -> None:
         """Restores the saved RNG states last, so that nothing between loading and step N+1 draws from them."""
-        saved = getattr(self, "_resume_state", {}).get("rng_states")
+        saved = self._resume_state.get("rng_states")
         if saved:
             self._noise_generator = self._new_noise_generator()
             restore_rng_states(saved, self.trainer.global_rank, self._noise_generator)
