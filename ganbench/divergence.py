@@ -16,6 +16,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from ganbench.errors import GanbenchError
+from ganbench.run_state import world_size
 
 _NONE = 2**62  # "no non-finite step" in the all-reduce of the earliest one
 
@@ -108,9 +109,7 @@ class DivergencePolicy:
         All ranks check at the same steps, so this is one small all-reduce each time.
         """
         bad_step = self.record.first_nonfinite_step()
-        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-            return bad_step
-        if torch.distributed.get_world_size() == 1:
+        if world_size() == 1:
             return bad_step
         earliest = torch.tensor(_NONE if bad_step is None else bad_step, dtype=torch.long, device=device)
         torch.distributed.all_reduce(earliest, op=torch.distributed.ReduceOp.MIN)

@@ -19,6 +19,8 @@ import torch.distributed as dist
 
 from ganbench.errors import GanbenchError
 
+_RESUME_WITH_THE_RUN_CONFIG = "Resume with the config the run was started with (config.yaml in its run folder)."
+
 # Packages whose versions change numbers: they are saved with every checkpoint and run folder.
 VERSIONED_PACKAGES = ("ganbench", "torch", "torchvision", "lightning", "torchmetrics", "torchdata", "numpy", "scipy")
 
@@ -45,11 +47,16 @@ def rng_states(noise_generator: torch.Generator | None) -> dict[str, Any]:
     return states
 
 
+def world_size() -> int:
+    """How many processes train together: the process group's size, 1 outside distributed training."""
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
 def gather_from_ranks(states: dict[str, Any]) -> list[dict[str, Any]]:
     """Every rank's ``states``, in rank order (a collective under DDP: call it on all ranks)."""
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+    if world_size() == 1:
         return [states]
-    gathered: list[Any] = [None] * dist.get_world_size()
+    gathered: list[Any] = [None] * world_size()
     dist.all_gather_object(gathered, states)
     return gathered
 
@@ -62,7 +69,7 @@ def restore_rng_states(saved: list[dict[str, Any]], rank: int, noise_generator: 
         rank: this process's global rank.
         noise_generator: the training noise stream, set in place.
     """
-    if len(saved) != (dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1):
+    if len(saved) != world_size():
         warnings.warn(
             f"The checkpoint was written by {len(saved)} process(es) and this run has a different number: "
             "random streams restart from the seed, so the run continues but not bit for bit.",
@@ -126,7 +133,7 @@ def check_state_dict_matches(module: torch.nn.Module, checkpoint: dict[str, Any]
     if problems:
         raise IncompatibleCheckpointError(
             f"Checkpoint {path or ''} was written for other networks than this config's: {'; '.join(problems)}. "
-            "Resume with the config the run was started with (config.yaml in its run folder)."
+            + _RESUME_WITH_THE_RUN_CONFIG
         )
 
 
@@ -135,5 +142,5 @@ def check_optimizers_match(saved_names: list[str] | None, built_names: list[str]
     if saved_names is not None and list(saved_names) != list(built_names):
         raise IncompatibleCheckpointError(
             f"Checkpoint {path or ''} holds optimisers {list(saved_names)} but this config builds {built_names}. "
-            "Resume with the config the run was started with (config.yaml in its run folder)."
+            + _RESUME_WITH_THE_RUN_CONFIG
         )
