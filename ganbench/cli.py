@@ -190,7 +190,16 @@ def newest_last_checkpoint(trainer: Trainer) -> Path | None:
 
 
 def main(args: list[str] | None = None) -> None:
-    """Console entry point ``ganbench``."""
+    """Console entry point ``ganbench``: ``sweep`` and ``compare``, or LightningCLI's ``fit|validate|test|predict``."""
+    words = sys.argv[1:] if args is None else list(args)
+    if words and words[0] == "sweep":
+        from ganbench.sweep import main as sweep_main
+
+        raise SystemExit(sweep_main(words[1:]))
+    if words and words[0] == "compare":
+        from ganbench.compare import main as compare_main
+
+        raise SystemExit(compare_main(words[1:]))
     run_cli(GanbenchCLI, "ganbench", args)
 
 
