@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/parzen_tfd_folds.py --ckpt runs/tfd_paper_train/version_0/checkpoints/last.ckpt \\
+    python bench/parzen_tfd_folds.py --ckpt runs/tfd/paper_train/version_0/checkpoints/last.ckpt \\
         --mat /path/to/TFD_48x48.mat [--num-samples 10000] [--folds 0 1 2 3 4] [--seed 0]
 
 The generator is loaded once and ``n`` samples are drawn once (noise from a ``torch.Generator`` seeded with

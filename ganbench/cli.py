@@ -9,13 +9,13 @@ import csv
 import sys
 import warnings
 from argparse import ArgumentError
+from dataclasses import asdict
 from pathlib import Path
 
 import yaml
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
 # Imported so that their classes can be named by their short names in configs.
@@ -29,11 +29,16 @@ from ganbench.checkpoints import LIGHTNING_CHECKPOINT_NAMES, check_checkpoint_fi
 from ganbench.errors import ConfigError, GanbenchError
 from ganbench.module import GAN
 from ganbench.parser_errors import explain, parser_keys
+from ganbench.results import upload_to_wandb, write_test_results
 from ganbench.run_state import provenance
+from ganbench.runs import RunOptions
+from ganbench.runs.plan import RunPlan, plan_run
 from ganbench.validation import check_output_folders_writable
 
 # A step's checkpoint holds the weights after that step's updates, which is what ganbench wants.
 warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
+# A resumed or tested run's folder already holds its logs; ganbench keeps metrics.csv (keep_csv_metrics).
+warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
 
 
 class OneLineErrorsCLI(LightningCLI):
@@ -56,10 +61,11 @@ class OneLineErrorsCLI(LightningCLI):
 class GanbenchCLI(OneLineErrorsCLI):
     """LightningCLI for :class:`ganbench.GAN` and any LightningDataModule.
 
-    On top of LightningCLI: one-line errors; ``--ckpt_path`` checked before it is read;
-    ``--ckpt_path last`` continues the newest run's folder (logs, checkpoints and config) instead
-    of starting a new version folder where no checkpoint is found; output folders checked
-    writable before anything runs; the seed and library versions saved beside the config.
+    On top of LightningCLI: one-line errors; ``--ckpt_path`` checked before it is read; one folder
+    per run whatever the logger (:mod:`ganbench.runs`), named from the config and the command line
+    (``--run.name``, ``--run.group``, ``--run.tags`` override), continued by ``--ckpt_path last`` and
+    by ``test`` with the run's checkpoint; output folders checked writable before anything runs; the
+    seed and library versions saved beside the config; ``test`` writes ``results.json`` there.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -68,10 +74,16 @@ class GanbenchCLI(OneLineErrorsCLI):
         kwargs.setdefault("subclass_mode_data", True)
         kwargs.setdefault("auto_configure_optimizers", False)
         kwargs.setdefault("save_config_callback", SaveRunConfig)
+        self.run_plan: RunPlan | None = None
+        self._words: list[str] = []
         super().__init__(*args, **kwargs)
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_class_arguments(RunOptions, "run")
 
     def parse_arguments(self, parser, args) -> None:
         """Parses, then refuses a bad ``--ckpt_path`` before LightningCLI reads its hyperparameters."""
+        self._words = sys.argv[1:] if args is None else [str(arg) for arg in args]
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         path = self.config[subcommand].get("ckpt_path") if subcommand else None
@@ -90,46 +102,81 @@ class GanbenchCLI(OneLineErrorsCLI):
         if self.config.get("subcommand") != "fit":
             super()._parse_ckpt_path()
 
+    def before_instantiate_classes(self) -> None:
+        """Chooses the run folder and points the loggers and checkpoints at it (:func:`plan_run`)."""
+        subcommand = self.config.get("subcommand")
+        if subcommand:
+            self.run_plan = plan_run(self.config[subcommand], subcommand, self._words)
+            resolved = self.config[subcommand].get("ckpt_path")
+            if isinstance(resolved, str) and resolved not in LIGHTNING_CHECKPOINT_NAMES:
+                check_checkpoint_file(resolved)  # --ckpt_path last, now a file
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, SaveRunConfig):
+                callback.run_plan = self.run_plan
+
     def before_fit(self) -> None:
         check_output_folders_writable(output_folders(self.trainer))
-        ckpt_path = self.config_init["fit"].get("ckpt_path")
-        if ckpt_path == "last":
-            continue_newest_run_folder(self.trainer)
-            last = newest_last_checkpoint(self.trainer)
-            if last is not None:
-                check_checkpoint_file(last)
-                self.config_init["fit"]["ckpt_path"] = str(last)
-        if ckpt_path is not None:
+        if self.run_plan is not None and self.run_plan.existing:
             keep_csv_metrics(self.trainer)
+
+    def before_test(self) -> None:
+        if self.run_plan is not None and self.run_plan.existing:
+            keep_csv_metrics(self.trainer)
+
+    def after_test(self) -> None:
+        """Writes ``results.json`` into the run folder, logs it to the run's loggers and says where it is."""
+        if self.run_plan is None:
+            return
+        checkpoint = self.config_init["test"].get("ckpt_path")
+        path = write_test_results(self.trainer, self.run_plan.folder, checkpoint, asdict(self.run_plan.record))
+        if path is not None:
+            print(f"ganbench: results written to {path}", flush=True)
 
 
 class SaveRunConfig(SaveConfigCallback):
     """Saves ``config.yaml`` and ``environment.yaml`` (seed, library versions) in the run folder.
 
-    A resumed run that continues a folder keeps the original ``config.yaml`` and writes its own as
-    ``config-resumed-<k>.yaml``. The seed and versions also go to every logger's hyperparameters.
+    ``config.yaml`` is the config as the user gave it (with the experiment named), not the one that
+    says where each logger writes: passed again, it starts a new run of the same experiment. An
+    existing run folder keeps its ``config.yaml``: a resumed run writes ``config-resumed-<k>.yaml``,
+    ``ganbench test`` ``config-test-<k>.yaml``. The whole config, the run's name, the seed and the
+    versions go to every logger's hyperparameters; W&B also receives the config as a file.
     """
+
+    run_plan: RunPlan | None = None
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if self.already_saved or not self.save_to_log_dir:
             return super().setup(trainer, pl_module, stage)
+        if self.run_plan is not None:
+            self.config = self.run_plan.user_config
         log_dir = self._log_dir = Path(trainer.log_dir)  # a collective: every rank calls it, so not in save_config
         name = self.config_filename
-        if trainer.is_global_zero and (log_dir / name).exists() and self.config.get("ckpt_path"):
+        if trainer.is_global_zero and (log_dir / name).exists():
+            label = "resumed" if stage == "fit" else getattr(stage, "value", stage)
             index = 1
-            while (log_dir / f"config-resumed-{index}.yaml").exists():
+            while (log_dir / f"config-{label}-{index}.yaml").exists():
                 index += 1
-            name = f"config-resumed-{index}.yaml"
+            name = f"config-{label}-{index}.yaml"
         self.config_filename = trainer.strategy.broadcast(name)
         super().setup(trainer, pl_module, stage)
 
     def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        """Rank 0: the seed and versions to ``environment.yaml`` and to the loggers."""
+        """Rank 0: the seed and versions to ``environment.yaml``, the whole config to the loggers."""
         run = provenance()
         if self.save_to_log_dir:  # (trainer.log_dir is a collective, and only rank 0 is here)
             (self._log_dir / "environment.yaml").write_text(yaml.safe_dump(run, sort_keys=False))
+        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False)) or {}
+        hyperparameters = {key: config.get(key) for key in ("model", "data", "trainer", "seed_everything")}
+        if self.run_plan is not None:
+            hyperparameters["run"] = asdict(self.run_plan.record)
         for logger in trainer.loggers:
-            logger.log_hyperparams({"seed": run["seed"], "versions": run["versions"]})
+            logger.log_hyperparams({**hyperparameters, "seed": run["seed"], "versions": run["versions"]})
+            if isinstance(logger, WandbLogger) and self.save_to_log_dir:
+                upload_to_wandb(logger, self._log_dir / self.config_filename)
 
 
 def output_folders(trainer: Trainer) -> list[str]:
@@ -138,25 +185,6 @@ def output_folders(trainer: Trainer) -> list[str]:
     folders += [logger.save_dir for logger in trainer.loggers if getattr(logger, "save_dir", None)]
     folders += [callback.dirpath for callback in trainer.checkpoint_callbacks if getattr(callback, "dirpath", None)]
     return [str(folder) for folder in folders if "://" not in str(folder)]
-
-
-def continue_newest_run_folder(trainer: Trainer) -> None:
-    """Points TensorBoard/CSV loggers without a fixed version at the newest version folder holding last.ckpt.
-
-    Without this, a versioned logger opens a new ``version_<n+1>`` folder, Lightning looks for
-    ``last.ckpt`` there, finds none and silently starts from scratch.
-    """
-    for logger in trainer.loggers:
-        if not isinstance(logger, (TensorBoardLogger, CSVLogger)) or logger._version is not None:
-            continue
-        versions = [
-            (last.stat().st_mtime, int(folder.name.split("_")[1]))
-            for folder in Path(logger.root_dir).glob("version_*")
-            if folder.name.split("_")[1].isdigit()
-            for last in folder.glob("checkpoints/last*.ckpt")
-        ]
-        if versions:
-            logger._version = max(versions)[1]
 
 
 def keep_csv_metrics(trainer: Trainer) -> None:
@@ -178,15 +206,6 @@ def keep_csv_metrics(trainer: Trainer) -> None:
         metrics.write_text(content)
         header = content.splitlines()[0] if content else ""
         writer.metrics_keys = next(csv.reader([header])) if header else []
-
-
-def newest_last_checkpoint(trainer: Trainer) -> Path | None:
-    """The ``last*.ckpt`` that ``--ckpt_path last`` means: the newest in any checkpoint callback's folder."""
-    found: list[Path] = []
-    for callback in trainer.checkpoint_callbacks:
-        if isinstance(callback, ModelCheckpoint):
-            found += [Path(path) for path in callback._find_last_checkpoints(trainer)]
-    return max(found, key=lambda path: path.stat().st_mtime) if found else None
 
 
 def main(args: list[str] | None = None) -> None:

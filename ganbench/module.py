@@ -109,6 +109,8 @@ class GAN(pl.LightningModule):
         self._evaluation_noise: torch.Generator | None = None  # restarted at every validation and test
         self._resume_state: dict[str, Any] = {}  # checkpoint["ganbench"] between loading and on_train_start
         self._resume_path: str | None = None
+        self.checkpoint_step: int | None = None  # the step and epoch of the checkpoint loaded, if any
+        self.checkpoint_epoch: int | None = None
 
     def _save_config(self) -> None:
         """Saves the hyperparameters that rebuild this module from a checkpoint.
@@ -296,6 +298,9 @@ class GAN(pl.LightningModule):
     def _log_discriminator(self, loss: Tensor, real_logits: Tensor, fake_logits: Tensor) -> None:
         if not self._is_logging_step():
             return
+        # The loggers' x-axis: this step's number, as sample grids and evaluations use (Lightning
+        # would write the number of batches before this one).
+        self.log("step", float(self.trainer.global_step))
         self.log("train/d_loss", loss.detach(), prog_bar=True)
         self.log("train/d_real", discriminator_probability(real_logits))
         self.log("train/d_fake", discriminator_probability(fake_logits))
@@ -310,6 +315,23 @@ class GAN(pl.LightningModule):
 
     def on_test_epoch_start(self) -> None:
         self._evaluation_noise = self._new_noise_generator(offset=_EVALUATION_STREAM)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_evaluation_step()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_evaluation_step()
+
+    def _log_evaluation_step(self) -> None:
+        """Evaluation values go to the loggers at the step of the weights evaluated.
+
+        During ``fit`` that is the step just made (Lightning would write the one before, a step
+        behind the sample grid of the same weights); in ``validate`` and ``test``, the checkpoint's.
+        """
+        fitting = self.trainer.state.fn == "fit"
+        step = self.trainer.global_step if fitting else self.checkpoint_step
+        if step is not None and not self.trainer.sanity_checking:
+            self.log("step", float(step))
 
     def _evaluate_discriminator(self, real: Tensor, stage: str) -> None:
         """Mean D(x) on held-out data and D(G(z)): a gap with ``train/d_real`` flags D overfitting.
@@ -345,6 +367,7 @@ class GAN(pl.LightningModule):
         self._resume_state = checkpoint.get("ganbench", {})
         self.divergence.load_state(self._resume_state)
         self._resume_path = path
+        self.checkpoint_step, self.checkpoint_epoch = checkpoint.get("global_step"), checkpoint.get("epoch")
 
     def on_train_start(self) -> None:
         """Restores the saved RNG states last, so that nothing between loading and step N+1 draws from them."""

@@ -351,9 +351,9 @@ def test_command_refuses_an_output_folder_under_a_file(tmp_path):
 
 def test_command_refuses_a_checkpoint_of_other_networks(tmp_path):
     assert quickstart(tmp_path, f"--trainer.default_root_dir={tmp_path}", "--trainer.logger=false").returncode == 0
-    (checkpoint,) = (tmp_path / "checkpoints").glob("last.ckpt")
+    (checkpoint,) = tmp_path.glob("quickstart/version_0/checkpoints/last.ckpt")  # a run folder even without logger
     result = quickstart(
-        tmp_path / "checkpoints",
+        checkpoint.parent,
         "--model.generator.init_args.hidden_dims=[128,128]",
         f"--ckpt_path={checkpoint}",
         "--trainer.logger=false",

@@ -26,7 +26,6 @@ def fit_arguments(config: str, tmp_path: Path, data_dir: Path) -> list[str]:
         "--trainer.accelerator=cpu",
         "--trainer.enable_progress_bar=false",
         f"--trainer.default_root_dir={tmp_path}",
-        f"--trainer.logger.init_args.save_dir={tmp_path}",
     ]
     data = yaml.safe_load((REPO / config).read_text())["data"]
     if "data_dir" in data.get("init_args", {}):

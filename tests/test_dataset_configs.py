@@ -96,7 +96,6 @@ class Fit:
             "--trainer.enable_progress_bar=false",
             "--trainer.limit_val_batches=1",
             f"--trainer.default_root_dir={run_dir}",
-            f"--trainer.logger.init_args.save_dir={run_dir}",
             *SHRINK[config],
             *data_arguments(config, root),
             *extra,

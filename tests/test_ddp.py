@@ -44,7 +44,6 @@ def test_ddp_on_two_cpu_processes_fits_with_different_noise_per_rank(tmp_path):
         "--trainer.max_steps=3",
         "--trainer.enable_progress_bar=false",
         f"--trainer.default_root_dir={tmp_path}",
-        f"--trainer.logger.init_args.save_dir={tmp_path}",
         f"--trainer.callbacks+={json.dumps(callback)}",
         cwd=tmp_path,
     )

@@ -17,10 +17,8 @@ def fit_and_read_metrics(folder: Path, seed: int) -> list[dict]:
     config["trainer"].update(
         default_root_dir=str(folder), max_steps=50, log_every_n_steps=10, enable_progress_bar=False
     )
-    config["trainer"]["logger"] = {
-        "class_path": "lightning.pytorch.loggers.CSVLogger",
-        "init_args": {"save_dir": str(folder), "name": "run"},
-    }
+    config["trainer"]["logger"] = {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "."}}
+    config["run"] = {"experiment": "run"}  # <folder>/run/version_0
     config["trainer"]["callbacks"] = [
         {"class_path": "ganbench.callbacks.Checkpoint", "init_args": {"every_n_train_steps": 25}},
         {

@@ -160,7 +160,6 @@ def fit_poisoned_command(tmp_path, *options: str, timeout: float = 300):
         "--trainer.max_steps=12",
         "--trainer.enable_progress_bar=false",
         f"--trainer.default_root_dir={tmp_path}",
-        f"--trainer.logger.init_args.save_dir={tmp_path}",
         "--trainer.log_every_n_steps=5",
         *options,
         cwd=tmp_path,

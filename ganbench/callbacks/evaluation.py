@@ -10,6 +10,7 @@ error on rank 0 is re-raised on every rank, so no rank is left waiting in it.
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.trainer.states import TrainerFn
 
 from ganbench.errors import ConfigError
@@ -20,7 +21,12 @@ class EvaluationCallback(pl.Callback):
 
     During ``fit`` it evaluates at the end of validation every ``every_n_epochs`` epochs (0: never);
     in ``ganbench validate`` and ``ganbench test`` every time, printing one line. Subclasses
-    implement :meth:`evaluate_stage` (runs on rank 0) and :meth:`report` (runs on every rank).
+    implement :meth:`evaluate_stage` (runs on rank 0), :meth:`report` (runs on every rank),
+    :meth:`headline` (the one value that sums a result up) and :meth:`entries` (the result's values
+    with their protocol, for ``results.json``).
+
+    The first evaluation callback of a trainer also logs its headline value as ``hp_metric`` (the
+    value TensorBoard's and W&B's run tables sort by), so that it is a real figure, not a placeholder.
 
     Args:
         every_n_epochs: during ``fit``, evaluate after every this many epochs' validation.
@@ -31,6 +37,7 @@ class EvaluationCallback(pl.Callback):
             raise ConfigError(f"{type(self).__name__}: every_n_epochs must be >= 0 (0: off), got {every_n_epochs}.")
         self.every_n_epochs = every_n_epochs
         self.results: list[Any] = []
+        self.latest: dict[str, Any] = {}  # stage -> its last result
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         check_can_evaluate(type(self).__name__, pl_module, getattr(trainer, "datamodule", None))
@@ -54,10 +61,26 @@ class EvaluationCallback(pl.Callback):
         """Logs ``result`` (on every rank) and prints its line when ``announce`` (rank 0)."""
         raise NotImplementedError
 
+    def headline(self, result: Any) -> float:
+        """The one value that sums ``result`` up (logged as ``hp_metric``)."""
+        raise NotImplementedError
+
+    def entries(self, result: Any, stage: str) -> dict[str, dict[str, Any]]:
+        """``{log key: {"value": ..., "protocol": {...}, ...}}`` for ``results.json``."""
+        raise NotImplementedError
+
+    def metric_entries(self, stage: str) -> dict[str, dict[str, Any]]:
+        """The entries of the last evaluation of ``stage`` (none when it has not run)."""
+        return self.entries(self.latest[stage], stage) if stage in self.latest else {}
+
     def _run(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str, announce: bool) -> None:
         result = self._evaluate_on_rank_zero(trainer, pl_module, stage)
         self.results.append(result)
+        self.latest[stage] = result
         self.report(trainer, pl_module, result, stage, announce)
+        first = next(callback for callback in trainer.callbacks if isinstance(callback, EvaluationCallback))
+        if first is self and stage == "val":
+            pl_module.log("hp_metric", torch.tensor(self.headline(result), dtype=torch.float64), sync_dist=False)
 
     def _evaluate_on_rank_zero(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> Any:
         """Evaluates on rank 0 and broadcasts the result (a collective every rank joins)."""
@@ -74,6 +97,15 @@ class EvaluationCallback(pl.Callback):
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+
+def announce(trainer: pl.Trainer, line: str) -> None:
+    """Prints ``line`` on a line of its own, above the progress bar when one is shown."""
+    progress_bar = trainer.progress_bar_callback
+    if progress_bar is not None and progress_bar.is_enabled:
+        progress_bar.print(line)
+    else:
+        print(line, flush=True)
 
 
 def check_can_evaluate(callback: str, pl_module: pl.LightningModule, datamodule: object) -> None:

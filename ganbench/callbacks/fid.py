@@ -14,9 +14,11 @@ is joined by every rank at the same hook, and an error on rank 0 is re-raised on
 waiting in it. The other ranks idle meanwhile (no speed-up from more devices); only rank 0 touches the cache.
 """
 
+import math
 import re
 import warnings
-from typing import Literal
+from dataclasses import asdict
+from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
@@ -25,6 +27,7 @@ from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import nn
 
 from ganbench.callbacks.evaluation import EvaluationCallback, check_can_evaluate, dataset_name
+from ganbench.callbacks.evaluation import announce as announce_line
 from ganbench.errors import ConfigError
 from ganbench.metrics.fid import FIDEvaluator, FIDResult, check_sample_sizes
 
@@ -153,7 +156,29 @@ class FIDEvaluation(EvaluationCallback):
             message = f"FIDEvaluation failed at {where}: {result.failure}; NaN logged."
             warnings.warn(message, RuntimeWarning, stacklevel=2)
         if announce:
-            print(line, flush=True)
+            announce_line(trainer, line)
+
+    def headline(self, result: FIDResult) -> float:
+        return result.fid
+
+    def entries(self, result: FIDResult, stage: str) -> dict[str, dict[str, Any]]:
+        protocol = {**asdict(result.protocol), "noise_seed": self.seed, "real_split": self.real_split}
+        values = {
+            self.name: (result.fid, None),
+            "kid_mean": (result.kid_mean, result.kid_std),
+            "inception_score": (result.inception_score, result.inception_score_std),
+        }
+        found = {}
+        for key, (value, spread) in values.items():
+            if value is None:
+                continue
+            entry: dict[str, Any] = {"value": value if math.isfinite(value) else None, "protocol": protocol}
+            if spread is not None:
+                entry["std"] = spread
+            if result.failure is not None:
+                entry["failure"] = result.failure
+            found[f"{stage}/{key}"] = entry
+        return found
 
     # ------------------------------------------------------------------ the protocol
 

@@ -16,12 +16,14 @@ import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 
 from ganbench.callbacks.evaluation import EvaluationCallback, check_can_evaluate, dataset_name
+from ganbench.callbacks.evaluation import announce as announce_line
 from ganbench.data.base import to_unit_range
 from ganbench.errors import ConfigError
 from ganbench.metrics.parzen import DEFAULT_SIGMAS, parzen_log_likelihood, parzen_summary, select_sigma
@@ -151,7 +153,30 @@ class ParzenEvaluation(EvaluationCallback):
                 "ParzenEvaluation failed at epoch %d, step %d: %s", trainer.current_epoch, trainer.global_step, line
             )
         if announce:
-            print(line, flush=True)
+            announce_line(trainer, line)
+
+    def headline(self, result: ParzenResult) -> float:
+        return result.mean
+
+    def entries(self, result: ParzenResult, stage: str) -> dict[str, dict[str, Any]]:
+        prefix = f"{stage}/{self.name}"
+        protocol = {
+            "method": "Gaussian Parzen window on the generator's samples, pixels in [0, 1] (paper section 6)",
+            "num_samples": result.num_samples,
+            "sigma": result.sigma,
+            "sigma_chosen_on": f"{result.num_validation} validation images",
+            "sigmas_tried": list(self.sigmas),
+            "scored": f"{result.num_scored} images of the {SPLIT_NAMES.get(result.split, result.split)} split",
+            "noise_seed": self.seed,
+        }
+        log_likelihood = {"value": _finite(result.mean), "standard_error": _finite(result.standard_error)}
+        if result.failure is not None:
+            log_likelihood["failure"] = result.failure
+        return {
+            f"{prefix}_ll": {**log_likelihood, "unit": "nats", "protocol": protocol},
+            f"{prefix}_se": {"value": _finite(result.standard_error)},
+            f"{prefix}_sigma": {"value": _finite(result.sigma)},
+        }
 
     # ------------------------------------------------------------------ the protocol
 
@@ -196,6 +221,11 @@ def check_can_score_pixels(pl_module: pl.LightningModule, datamodule: object) ->
             f"ParzenEvaluation scores pixels, but {type(datamodule).__name__} has pixel_range None (values that "
             "are not pixels, e.g. GCN preprocessing); use its pixel preprocessing or remove the callback."
         )
+
+
+def _finite(value: float) -> float | None:
+    """``value``, or ``None`` (JSON's null) when it is NaN or infinite."""
+    return value if math.isfinite(value) else None
 
 
 def _failed(split: str, reason: str, counts: dict[str, int]) -> ParzenResult:

@@ -206,7 +206,6 @@ def test_missing_inception_weights_stop_the_run_with_one_line(tmp_path, monkeypa
         f"--config={REPO / 'configs/quickstart.yaml'}",
         f"--trainer.callbacks+={REPO / 'configs/fid/inception.yaml'}",
         f"--trainer.default_root_dir={tmp_path}",
-        f"--trainer.logger.init_args.save_dir={tmp_path}",
         cwd=tmp_path,
     )
     assert result.returncode == 2
@@ -247,7 +246,6 @@ def ganbench_with_fid(folder: Path, *arguments: str):
         f"--config={REPO / 'configs/quickstart.yaml'}",
         "--trainer.enable_progress_bar=false",
         f"--trainer.default_root_dir={folder}",
-        f"--trainer.logger.init_args.save_dir={folder}",
         f"--trainer.callbacks+={json.dumps(callback)}",
         f"--trainer.callbacks+={json.dumps(recorder)}",
         cwd=folder,

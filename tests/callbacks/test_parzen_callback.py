@@ -246,7 +246,6 @@ def ganbench_with_recorder(folder: Path, *arguments: str):
         f"--config={REPO / 'configs/quickstart.yaml'}",
         "--trainer.enable_progress_bar=false",
         f"--trainer.default_root_dir={folder}",
-        f"--trainer.logger.init_args.save_dir={folder}",
         f"--trainer.callbacks+={json.dumps(SMALL_CLI)}",
         f"--trainer.callbacks+={json.dumps(recorder)}",
         cwd=folder,

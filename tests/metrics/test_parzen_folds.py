@@ -155,7 +155,6 @@ def tfd_run(tmp_path_factory) -> tuple[Path, Path]:
         "--trainer.enable_progress_bar=false",
         "--trainer.limit_val_batches=0",
         f"--trainer.default_root_dir={root}",
-        f"--trainer.logger.init_args.save_dir={root}",
         "--model.generator.init_args.hidden_dims=[32,32]",
         "--model.generator.init_args.output_sparse_init=8",
         "--model.discriminator.init_args.hidden_units=[16,16]",
