@@ -50,6 +50,8 @@ def test_ddp_on_two_cpu_processes_fits_with_different_noise_per_rank(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     recorded = json.loads(record.read_text())
     assert recorded["world_size"] == 2
+    (run_folder,) = (tmp_path / "quickstart").iterdir()  # both ranks in one run folder
+    assert run_folder.name == "version_0" and (run_folder / "checkpoints/last.ckpt").is_file()
     assert recorded["global_step"] == 3
     rank0_noise, rank1_noise = recorded["noise"]
     assert rank0_noise != rank1_noise, "every rank drew the same noise"

@@ -145,11 +145,11 @@ def test_a_step_means_one_batch_in_max_steps_checkpoints_and_logged_x_axis(tmp_p
         rows = list(csv.DictReader(handle))
     discriminator_steps = [int(row["step"]) for row in rows if row.get("train/d_loss")]
     generator_losses = {int(row["step"]): float(row["train/g_loss"]) for row in rows if row.get("train/g_loss")}
-    assert discriminator_steps == list(range(7))
-    # G updates end steps 2, 4, 6 (x-axis 1, 3, 5); between them the last G loss is repeated.
-    assert sorted(generator_losses) == [1, 2, 3, 4, 5, 6]
-    assert generator_losses[2] == generator_losses[1] and generator_losses[4] == generator_losses[3]
-    assert len({generator_losses[1], generator_losses[3], generator_losses[5]}) == 3
+    assert discriminator_steps == list(range(1, 8))  # the x-axis is the step made: 1 .. 7
+    # G updates end steps 2, 4, 6; between them the last G loss is repeated.
+    assert sorted(generator_losses) == [2, 3, 4, 5, 6, 7]
+    assert generator_losses[3] == generator_losses[2] and generator_losses[5] == generator_losses[4]
+    assert len({generator_losses[2], generator_losses[4], generator_losses[6]}) == 3
 
 
 def test_schedulers_step_after_each_update_of_their_own_network(tmp_path):
@@ -183,7 +183,7 @@ def test_training_values_are_logged_on_the_loggers_steps_only(tmp_path):
     trainer.fit(gan, datamodule=RandomImages())
     with open(Path(trainer.logger.log_dir) / "metrics.csv") as handle:
         steps = [int(row["step"]) for row in csv.DictReader(handle) if row.get("train/d_loss")]
-    assert steps == [2, 5]  # Lightning's x-axis is 0-based: steps 3 and 6
+    assert steps == [3, 6]  # each logged at its own step (Lightning alone would write 2 and 5)
 
 
 def test_sample_returns_images_in_data_range_in_eval_mode():
