@@ -295,8 +295,7 @@ def test_flattening_and_labels():
     settings = {"model.loss": "ganbench.losses.Minimax", "model.generator.init_args.hidden_dims.0": 256}
     assert short_label(settings) == "loss=Minimax generator.hidden_dims.0=256"
     assert (
-        short_label({"model.schedule": None, "trainer.max_steps": 1, "x": True})
-        == "schedule=null max_steps=1 x=true"
+        short_label({"model.schedule": None, "trainer.max_steps": 1, "x": True}) == "schedule=null max_steps=1 x=true"
     )
 
 
