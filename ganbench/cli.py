@@ -219,7 +219,17 @@ def main(args: list[str] | None = None) -> None:
         from ganbench.compare import main as compare_main
 
         raise SystemExit(compare_main(words[1:]))
-    run_cli(GanbenchCLI, "ganbench", args)
+    try:
+        run_cli(GanbenchCLI, "ganbench", args)
+    finally:
+        if not words or words[0] in ("-h", "--help"):
+            print(_MORE_SUBCOMMANDS)
+
+
+_MORE_SUBCOMMANDS = """
+ganbench also has:
+  sweep               Run a grid of overrides over seeds, one run after another (ganbench sweep --help)
+  compare             Compare finished runs: a table over seeds, curves, sample grids (ganbench compare --help)"""
 
 
 def run_cli(cli_class: type[LightningCLI], program: str, args: list[str] | None = None) -> None:
