@@ -19,6 +19,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import yaml
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ganbench import GAN
 from ganbench.callbacks import Checkpoint, MomentumRamp
@@ -145,19 +146,21 @@ def test_failure_while_writing_keeps_the_previous_checkpoint_whole(tmp_path, mon
         callbacks=[Checkpoint(dirpath=tmp_path, every_n_train_steps=2)],
         enable_checkpointing=True,
     )
-    save = trainer.save_checkpoint
+    write = TorchCheckpointIO.save_checkpoint  # what Lightning's checkpoint IO writes with
 
-    def save_then_fail_at_step_4(path, *args, **kwargs):
-        if trainer.global_step < 4:
-            return save(path, *args, **kwargs)
+    def write_then_fail_at_step_4(io, checkpoint, path, storage_options=None):
+        if checkpoint["global_step"] < 4:
+            return write(io, checkpoint, path, storage_options)
         Path(path).write_bytes(b"half a checkpoint")
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(trainer, "save_checkpoint", save_then_fail_at_step_4)
+    monkeypatch.setattr(TorchCheckpointIO, "save_checkpoint", write_then_fail_at_step_4)
     with pytest.raises(OSError, match="No space left"):
         trainer.fit(paper_gan(), RandomImages(count=40, batch_size=4))
     kept = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert kept["global_step"] == 2
+    (failed,) = tmp_path.glob("*.tmp")  # the failed write went to a file beside the checkpoint
+    assert failed.read_bytes() == b"half a checkpoint"
     assert "ganbench" in kept and "rng_states" in kept["ganbench"]
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -29,7 +31,9 @@ class Checkpoint(ModelCheckpoint):
       gives the same weights as a run that was never stopped.
     - Training that ends (``max_steps``, ``max_epochs``) writes ``last.ckpt`` for its final step.
 
-    Every other argument is ``ModelCheckpoint``'s.
+    Every other argument is ``ModelCheckpoint``'s. The atomic writes come from
+    :class:`AtomicCheckpointIO`, which this callback installs as the strategy's checkpoint IO unless
+    the trainer was given another one.
 
     Args:
         every_n_train_steps: steps between checkpoints.
@@ -40,25 +44,17 @@ class Checkpoint(ModelCheckpoint):
         super().__init__(every_n_train_steps=every_n_train_steps, save_last=save_last, **kwargs)
         self._stop_signal: int | None = None
         self._previous_sigint_handler: Any = None
+        self.saved_step: int | None = None  # the step of the newest checkpoint written in this run
+        self.saved_path: str | None = None
 
-    # ------------------------------------------------------------------ atomic writes
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # not one the user chose
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
 
-    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
-        if "://" in str(filepath):  # remote storage: Lightning's own transaction
-            super()._save_checkpoint(trainer, filepath)
-            return
-        temporary = f"{filepath}.tmp"
-        trainer.save_checkpoint(temporary, self.save_weights_only)
-        if trainer.is_global_zero:
-            _flush_to_disk(temporary)
-            os.replace(temporary, filepath)
-            _flush_to_disk(os.path.dirname(filepath) or ".")
-        trainer.strategy.barrier("ganbench.Checkpoint")
-        self._last_global_step_saved = trainer.global_step
-        self._last_checkpoint_saved = filepath
-        if trainer.is_global_zero:
-            for logger in trainer.loggers:
-                logger.after_save_checkpoint(self)
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        """Notes the step of every checkpoint written (by this callback's schedule or by the extra saves)."""
+        self.saved_step = trainer.global_step
 
     # ------------------------------------------------------------------ Ctrl-C and SIGTERM
 
@@ -86,12 +82,13 @@ class Checkpoint(ModelCheckpoint):
         if not isinstance(exception, SIGTERMException) or trainer.sanity_checking:
             return
         stop_signal = self._stop_signal or signal.SIGTERM
-        if self._last_global_step_saved != trainer.global_step:
-            self._save_last_or_step_checkpoint(trainer)
+        if self.saved_step != trainer.global_step:
+            self.save_now(trainer)
         exception.code = _EXIT_STATUS.get(stop_signal, 1)
+        saved = self.saved_path or self.last_model_path or self.best_model_path
         rank_zero_info(
             f"Stopped by {signal.Signals(stop_signal).name} after step {trainer.global_step}; saved "
-            f"{self._last_checkpoint_saved}. Resume with: ganbench fit --config ... --ckpt_path last"
+            f"{saved}. Resume with: ganbench fit --config ... --ckpt_path last"
         )
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args: Any) -> None:
@@ -102,26 +99,59 @@ class Checkpoint(ModelCheckpoint):
         and data order, exactly as a run that had been given the larger ``max_steps`` from the start.
         """
         super().on_train_batch_end(trainer, pl_module, *args)
-        if _is_final_step(trainer) and self._last_global_step_saved != trainer.global_step:
-            self._save_last_or_step_checkpoint(trainer)
+        if _is_final_step(trainer) and self.saved_step != trainer.global_step:
+            self.save_now(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Writes the final step's checkpoint if training stopped otherwise (e.g. ``trainer.should_stop``)."""
         self._restore_sigint_handler()
-        if self._last_global_step_saved != trainer.global_step and not trainer.fast_dev_run:
-            self._save_last_or_step_checkpoint(trainer)
+        if self.saved_step != trainer.global_step and not trainer.fast_dev_run:
+            self.save_now(trainer)
 
-    def _save_last_or_step_checkpoint(self, trainer: pl.Trainer) -> None:
-        candidates = self._monitor_candidates(trainer)
+    def save_now(self, trainer: pl.Trainer) -> None:
+        """Writes this step's checkpoint now (``last.ckpt``, or the step's own name without ``save_last``).
+
+        Called on every rank (``trainer.save_checkpoint`` is a collective; rank 0 writes).
+        """
+        values = {
+            **trainer.callback_metrics,
+            "epoch": torch.tensor(trainer.current_epoch),
+            "step": torch.tensor(trainer.global_step),
+        }
         if self.save_last:
-            self._save_last_checkpoint(trainer, candidates)
+            path = self.format_checkpoint_name(values, self.CHECKPOINT_NAME_LAST)
+            self.last_model_path = path  # before saving: it is part of the callback's saved state
         else:
-            self._save_checkpoint(trainer, self.format_checkpoint_name(candidates))
+            path = self.format_checkpoint_name(values)
+        trainer.save_checkpoint(path, self.save_weights_only)
+        self.saved_path = path
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.after_save_checkpoint(self)
 
     def _restore_sigint_handler(self) -> None:
         if self._previous_sigint_handler is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, self._previous_sigint_handler)
             self._previous_sigint_handler = None
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint IO, writing each file atomically: a crash mid-write keeps the old file whole.
+
+    The file is written to ``<name>.tmp`` in the same folder, flushed to disk, then renamed over the
+    old one, and the folder is flushed so that the rename survives a power loss. Remote paths
+    (``s3://...``) are written as Lightning writes them.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if "://" in str(path):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            return
+        temporary = f"{path}.tmp"
+        super().save_checkpoint(checkpoint, temporary, storage_options)
+        _flush_to_disk(temporary)
+        os.replace(temporary, path)
+        _flush_to_disk(os.path.dirname(os.fspath(path)) or ".")
 
 
 def _is_final_step(trainer: pl.Trainer) -> bool:
