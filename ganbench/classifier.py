@@ -18,9 +18,10 @@ from lightning.pytorch import LightningDataModule
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
 
-import ganbench.data  # noqa: F401  (short class names in configs)
+import ganbench.callbacks  # noqa: F401  (short class names in configs)
+import ganbench.data  # noqa: F401
 import ganbench.nets  # noqa: F401
-from ganbench.cli import OneLineErrorsCLI, run_cli
+from ganbench.cli_errors import OneLineErrorsCLI, run_cli
 from ganbench.data.base import to_unit_range
 from ganbench.errors import ConfigError
 from ganbench.nets.classifier import MNISTClassifier

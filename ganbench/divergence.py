@@ -151,10 +151,8 @@ def scale_learning_rates(trainer: pl.Trainer, factor: float) -> None:
                 group["initial_lr"] *= factor
     for config in trainer.lr_scheduler_configs:
         scheduler = config.scheduler
-        if hasattr(scheduler, "base_lrs"):
+        if hasattr(scheduler, "base_lrs"):  # (get_last_lr() shows the new rates after the next update)
             scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
-        if hasattr(scheduler, "_last_lr"):
-            scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]
 
 
 def last_good_checkpoint(trainer: pl.Trainer) -> Path | None:

@@ -1,4 +1,7 @@
-"""Errors a user can fix: the CLI prints their message as one line, without a traceback."""
+"""Errors a user can fix: the CLI prints their message as one line, without a traceback.
+
+:func:`first_line` quotes another error (a library's, an OS's) inside such a message.
+"""
 
 
 class GanbenchError(Exception):
@@ -23,3 +26,16 @@ class DataFileError(GanbenchError, ValueError):
 
 class OutputFolderError(GanbenchError, OSError):
     """A folder the run must write to (checkpoints, logs, samples) cannot be written."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of ``str(error)`` after surrounding blank space, for a one-line message.
+
+    Args:
+        error: any exception.
+
+    Returns:
+        The first non-empty line of the message, or the exception's class name when the message is empty.
+    """
+    message = str(error).strip()
+    return message.splitlines()[0] if message else type(error).__name__

@@ -11,6 +11,7 @@ the generator's optimiser is stepped outside Lightning's step counter, which wou
 count D and G updates separately and double every figure (Lightning#17958).
 """
 
+import warnings
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -18,14 +19,15 @@ import lightning.pytorch as pl
 import torch
 from jsonargparse import lazy_instance
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from lightning.pytorch.core.optimizer import LightningOptimizer
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from ganbench.divergence import DivergencePolicy
-from ganbench.errors import ConfigError
+from ganbench.errors import ConfigError, first_line
+from ganbench.library_internals import checkpoint_interval, find_unused_parameters
 from ganbench.losses import GANLoss, NonSaturating, discriminator_probability
+from ganbench.nets.base import Discriminator, Generator
 from ganbench.optim import ClassicMomentumSGD
 from ganbench.priors import Prior, Uniform
 from ganbench.run_state import (
@@ -65,8 +67,8 @@ class GAN(pl.LightningModule):
 
     def __init__(
         self,
-        generator: nn.Module,
-        discriminator: nn.Module,
+        generator: Generator,
+        discriminator: Discriminator,
         loss: GANLoss = lazy_instance(NonSaturating),
         prior: Prior = lazy_instance(Uniform),
         generator_optimizer: OptimizerCallable = ClassicMomentumSGD,
@@ -89,8 +91,12 @@ class GAN(pl.LightningModule):
             raise ConfigError(f"on_divergence must be 'stop' or 'rollback', got {on_divergence!r}.")
         if not 0 < rollback_lr_factor < 1:
             raise ConfigError(f"rollback_lr_factor must be in (0, 1), got {rollback_lr_factor}.")
-        if not isinstance(getattr(generator, "latent_dim", None), int):
-            raise ConfigError(f"{type(generator).__name__} needs an integer `latent_dim` attribute.")
+        latent_dim = getattr(generator, "latent_dim", None)
+        if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1:
+            raise ConfigError(
+                f"{type(generator).__name__} needs an integer `latent_dim` attribute >= 1 (the size of its noise "
+                f"vector), got {latent_dim!r}."
+            )
         self._save_config()
         self.automatic_optimization = False
         self.generator = generator
@@ -121,9 +127,10 @@ class GAN(pl.LightningModule):
         load) and into every hparams.yaml a logger writes, so only the plain values are kept;
         pass the parts again to ``load_from_checkpoint(path, generator=..., ...)``.
         """
-        if _built_by_cli():
+        with warnings.catch_warnings():  # Lightning's advice to ignore nn.Module arguments, taken below
+            warnings.filterwarnings("ignore", message=".*is an instance of `nn.Module`")
             self.save_hyperparameters()
-        else:
+        if any(isinstance(self.hparams.get(name), nn.Module) for name in _PART_ARGUMENTS):  # built in Python
             self.save_hyperparameters(ignore=list(_PART_ARGUMENTS))
 
     @property
@@ -145,15 +152,17 @@ class GAN(pl.LightningModule):
         enable_unused_parameter_detection(self.trainer.strategy)
 
     def configure_optimizers(self) -> Any:
-        discriminator_optimizer = self.discriminator_optimizer(self.discriminator.parameters())
-        generator_optimizer = self.generator_optimizer(self.generator.parameters())
+        discriminator_optimizer = _build(
+            "discriminator_optimizer", self.discriminator_optimizer, self.discriminator.parameters()
+        )
+        generator_optimizer = _build("generator_optimizer", self.generator_optimizer, self.generator.parameters())
         schedulers = []
-        for build, optimizer in (
-            (self.discriminator_scheduler, discriminator_optimizer),
-            (self.generator_scheduler, generator_optimizer),
+        for name, build, optimizer in (
+            ("discriminator_scheduler", self.discriminator_scheduler, discriminator_optimizer),
+            ("generator_scheduler", self.generator_scheduler, generator_optimizer),
         ):
             if build is not None:
-                schedulers.append(build(optimizer))
+                schedulers.append(_build(name, build, optimizer))
         saved_names = self._resume_state.get("optimizers")
         built_names = [type(discriminator_optimizer).__name__, type(generator_optimizer).__name__]
         check_optimizers_match(saved_names, built_names, self._resume_path)
@@ -209,7 +218,7 @@ class GAN(pl.LightningModule):
     def _checkpoint_follows(self) -> bool:
         """Whether a checkpoint may be written before the next step (so the weights must be checked now)."""
         step = self.trainer.global_step
-        every = [getattr(callback, "_every_n_train_steps", 0) for callback in self.trainer.checkpoint_callbacks]
+        every = [checkpoint_interval(callback) for callback in self.trainer.checkpoint_callbacks]
         max_steps = self.trainer.max_steps
         return self.trainer.is_last_batch or step == max_steps or any(n and step % n == 0 for n in every)
 
@@ -398,11 +407,6 @@ _PART_ARGUMENTS = (
 _EVALUATION_STREAM = 7_777_777
 
 
-def _built_by_cli() -> bool:
-    """Whether LightningCLI is instantiating the module (it then provides the config as hparams)."""
-    return _given_hyperparameters.get() is not None
-
-
 def images_of(batch: Any) -> Tensor:
     """The images of a batch that is either a tensor or an ``(images, labels, ...)`` sequence."""
     return batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -413,9 +417,15 @@ def enable_unused_parameter_detection(strategy: pl.strategies.Strategy) -> None:
 
     Turned on here so that ``--trainer.strategy=ddp`` works as it is for a GAN.
     """
-    ddp_kwargs = getattr(strategy, "_ddp_kwargs", None)
-    if isinstance(ddp_kwargs, dict):
-        ddp_kwargs["find_unused_parameters"] = True
+    find_unused_parameters(strategy)
+
+
+def _build(argument: str, build: Any, target: Any) -> Any:
+    """Builds an optimiser or a schedule; a value torch refuses (``lr=-1``) is one :class:`ConfigError`."""
+    try:
+        return build(target)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"model.{argument}: {first_line(error)}") from None
 
 
 def _chunk_sizes(total: int, chunk: int) -> list[int]:

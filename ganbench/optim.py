@@ -1,4 +1,4 @@
-"""The released code's optimiser and learning-rate decay (PAPER.md, MNIST recipe).
+"""The released code's optimiser and learning-rate decay (docs/paper.md#optimisation-sgd-with-classic-momentum).
 
 pylearn2's ``Momentum`` learning rule is *classic* momentum with the learning rate inside the
 velocity::
@@ -12,12 +12,15 @@ torch's form rescales the whole velocity by the new ``lr``. :class:`ClassicMomen
 released rule exactly; ``torch.optim.SGD`` remains a drop-in choice from the config.
 """
 
+import math
 from collections.abc import Iterable
 
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
+
+from ganbench.errors import ConfigError
 
 
 class ClassicMomentumSGD(Optimizer):
@@ -31,10 +34,12 @@ class ClassicMomentumSGD(Optimizer):
     """
 
     def __init__(self, params: Iterable, lr: float = 0.1, momentum: float = 0.5) -> None:
-        if not lr > 0:
-            raise ValueError(f"ClassicMomentumSGD needs lr > 0, got {lr}.")
+        if not (math.isfinite(lr) and lr > 0):
+            raise ConfigError(f"ClassicMomentumSGD: lr must be a finite number > 0, got {lr!r}.")
         if not 0 <= momentum < 1:
-            raise ValueError(f"ClassicMomentumSGD needs 0 <= momentum < 1, got {momentum}.")
+            raise ConfigError(
+                f"ClassicMomentumSGD: momentum must be in [0, 1), got {momentum!r}; 0 is plain SGD, the paper uses 0.5."
+            )
         super().__init__(params, {"lr": lr, "momentum": momentum})
 
     @torch.no_grad()
@@ -75,8 +80,13 @@ class ExponentialDecay(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, decay_factor: float = 1.000004, min_lr: float = 1e-6, last_epoch: int = -1
     ) -> None:
-        if not decay_factor >= 1:
-            raise ValueError(f"ExponentialDecay needs decay_factor >= 1, got {decay_factor}.")
+        if not (math.isfinite(decay_factor) and decay_factor >= 1):
+            raise ConfigError(
+                f"ExponentialDecay: decay_factor must be a finite number >= 1 (the learning rate is divided by it "
+                f"after every step; 1 keeps it constant), got {decay_factor!r}."
+            )
+        if not (math.isfinite(min_lr) and min_lr >= 0):
+            raise ConfigError(f"ExponentialDecay: min_lr must be a finite number >= 0, got {min_lr!r}.")
         self.decay_factor = decay_factor
         self.min_lr = min_lr
         super().__init__(optimizer, last_epoch)

@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 import torch
 from torch import Tensor
 
+from ganbench.errors import ConfigError
+
 
 class Prior(ABC):
     """A distribution over ``latent_dim``-dimensional noise vectors.
@@ -34,8 +36,10 @@ class Uniform(Prior):
     """Uniform noise on ``(low, high)``; the default ``(-sqrt 3, sqrt 3)`` has unit variance (MNIST recipe)."""
 
     def __init__(self, low: float = -math.sqrt(3.0), high: float = math.sqrt(3.0)) -> None:
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ConfigError(f"Uniform: low and high must be finite numbers, got low={low!r}, high={high!r}.")
         if not low < high:
-            raise ValueError(f"Uniform prior needs low < high, got low={low}, high={high}.")
+            raise ConfigError(f"Uniform: low must be < high, got low={low!r}, high={high!r}.")
         self.low = low
         self.high = high
 
@@ -48,8 +52,10 @@ class Normal(Prior):
     """Gaussian noise ``N(mean, std^2)`` per coordinate; the default is the standard normal (TFD, CIFAR-10)."""
 
     def __init__(self, mean: float = 0.0, std: float = 1.0) -> None:
-        if not std > 0:
-            raise ValueError(f"Normal prior needs std > 0, got std={std}.")
+        if not math.isfinite(mean):
+            raise ConfigError(f"Normal: mean must be a finite number, got {mean!r}.")
+        if not (math.isfinite(std) and std > 0):
+            raise ConfigError(f"Normal: std must be a finite number > 0, got {std!r}.")
         self.mean = mean
         self.std = std
 

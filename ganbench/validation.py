@@ -1,18 +1,15 @@
-"""Start-up checks that a generator and a discriminator fit the data they will see, and that the
-run can write its outputs.
+"""Start-up checks that a generator and a discriminator fit the data they will see.
 
-They turn what would be a shape error deep inside a matmul, a run that silently cannot reach
-the data's values, or a crash at the first checkpoint, into one sentence at start-up.
+They turn what would be a shape error deep inside a matmul, or a run that silently cannot reach
+the data's values, into one sentence at start-up. (That the run can write its outputs is checked
+by :mod:`ganbench.runs.writable`.)
 """
 
-import tempfile
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from ganbench.errors import OutputFolderError, ShapeMismatchError
+from ganbench.errors import ShapeMismatchError, first_line
 
 
 def check_networks_fit_data(gan: Any, datamodule: Any) -> None:
@@ -39,7 +36,7 @@ def check_networks_fit_data(gan: Any, datamodule: Any) -> None:
         except RuntimeError as error:
             raise ShapeMismatchError(
                 f"{type(generator).__name__} failed on noise of shape {tuple(noise.shape)} "
-                f"(latent_dim={generator.latent_dim}): {_first_line(error)}"
+                f"(latent_dim={generator.latent_dim}): {first_line(error)}"
             ) from None
         if data_shape and tuple(images.shape[1:]) != data_shape:
             raise ShapeMismatchError(
@@ -48,37 +45,6 @@ def check_networks_fit_data(gan: Any, datamodule: Any) -> None:
             )
         _check_discriminator(discriminator, images)
     _check_range(generator, datamodule)
-
-
-def check_output_folders_writable(paths: Iterable[str | Path]) -> None:
-    """Makes each folder (with its parents) if missing and checks that a file can be written in it.
-
-    The test file is a new uniquely named temporary file, removed at once: nothing already in the
-    folder is touched and nothing is left behind (folders that were made stay).
-
-    Args:
-        paths: the run's output folders, e.g. ``trainer.default_root_dir`` and the logger's ``save_dir``.
-
-    Raises:
-        OutputFolderError: a folder is a file, cannot be made, or cannot be written to.
-    """
-    for path in paths:
-        folder = Path(path)
-        if folder.exists() and not folder.is_dir():
-            _refuse_output_folder(folder, "it is a file, not a folder")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".ganbench-write-test-"):
-                pass
-        except OSError as error:
-            _refuse_output_folder(folder, error.strerror or str(error))
-
-
-def _refuse_output_folder(folder: Path, reason: str) -> None:
-    raise OutputFolderError(
-        f"Cannot write to output folder {folder} ({reason}); choose a writable folder with "
-        "--trainer.default_root_dir (or the logger's save_dir)."
-    ) from None
 
 
 def _check_labels(generator: Any, discriminator: Any, datamodule: Any) -> None:
@@ -149,7 +115,7 @@ def _check_discriminator(discriminator: Any, images: torch.Tensor) -> None:
     except RuntimeError as error:
         raise ShapeMismatchError(
             f"{type(discriminator).__name__} failed on images of shape {tuple(images.shape[1:])}: "
-            f"{_first_line(error)}; set its image_shape to the data's."
+            f"{first_line(error)}; set its image_shape to the data's."
         ) from None
     if tuple(logits.shape) != (len(images),):
         raise ShapeMismatchError(
@@ -184,10 +150,6 @@ def _declares_unbounded_data(datamodule: Any) -> bool:
 def _preprocessing_name(datamodule: Any) -> str:
     preprocessing = getattr(datamodule, "preprocessing", None)
     return f"preprocessing={preprocessing!r}" if preprocessing else "its preprocessing"
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 class _eval_mode:  # noqa: N801 - used like a function

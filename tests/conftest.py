@@ -1,6 +1,7 @@
 """Shared fixtures: tiny networks and data, and a runner for the ``ganbench`` command."""
 
 import gzip
+import inspect
 import os
 import struct
 import subprocess
@@ -178,3 +179,30 @@ class RecordMetrics(Callback):
     def on_test_end(self, trainer, pl_module):
         self.write(trainer, "test")
 '''
+
+
+# Tests that start processes (the ganbench command, DDP ranks, signals) take seconds each: they are
+# marked ``slow``, so that ``pytest -m "not slow"`` runs the rest in seconds while editing.
+_PROCESS_FIXTURES = {"ddp_fit", "fits", "tfd_run", "cli_runs"}  # module fixtures that run the ganbench command
+_STARTS_PROCESSES = ("run_ganbench(", "subprocess.", "Popen(", "devices=2", "os.kill(", "ganbench_with_", "Fit(")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        function = getattr(item, "function", None)
+        fixtures = getattr(item, "fixturenames", ())
+        try:
+            source = inspect.getsource(function) if function is not None else ""
+        except (OSError, TypeError):
+            source = ""
+        helpers = [item.module.__dict__.get(name) for name in item.module.__dict__ if source and f"{name}(" in source]
+        helper_sources = "".join(_source(helper) for helper in helpers if inspect.isfunction(helper))
+        if any(marker in source + helper_sources for marker in _STARTS_PROCESSES) or _PROCESS_FIXTURES & set(fixtures):
+            item.add_marker(pytest.mark.slow)
+
+
+def _source(function) -> str:
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return ""

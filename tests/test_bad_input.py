@@ -22,7 +22,8 @@ from ganbench.data.idx import read_idx
 from ganbench.errors import DataFileError, OutputFolderError, ShapeMismatchError
 from ganbench.nets import MaxoutDiscriminator, MLPGenerator
 from ganbench.priors import Normal
-from ganbench.validation import check_networks_fit_data, check_output_folders_writable
+from ganbench.runs.writable import check_output_folders_writable
+from ganbench.validation import check_networks_fit_data
 from tests.conftest import REPO, RandomImages, run_ganbench, write_idx
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"

@@ -75,8 +75,10 @@ USER_PACKAGE = '''
 import torch
 from torch import nn
 
+from ganbench.nets import Generator
 
-class MyGenerator(nn.Module):
+
+class MyGenerator(Generator):
     """A user's own generator: one linear layer and a sigmoid."""
 
     def __init__(self, latent_dim: int = 16):

@@ -1,7 +1,7 @@
 """The TFD, CIFAR-10 and Fashion-MNIST configs through the ``ganbench`` command, on small files in each format.
 
 Every config is parsed (``--print_config``), then fitted for 3 steps in a subprocess with the 8000-unit
-widths overridden down (the shipped values are checked against PAPER.md separately), its checkpoint
+widths overridden down (the shipped values are checked against docs/paper.md separately), its checkpoint
 reloaded and sampled.
 """
 

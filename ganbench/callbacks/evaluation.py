@@ -1,4 +1,4 @@
-"""What the evaluation callbacks share: when they run, and how rank 0 evaluates for every rank.
+"""What the evaluation callbacks share: when they run, how rank 0 evaluates for every rank, how they report.
 
 DDP. Rank 0 evaluates and broadcasts its result; every rank logs that same value, so the figure is
 the one a single device gives for rank 0's weights (the weights a checkpoint holds). Evaluating on
@@ -12,6 +12,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.trainer.states import TrainerFn
+from lightning.pytorch.utilities import rank_zero_warn
 
 from ganbench.errors import ConfigError
 
@@ -106,6 +107,21 @@ def announce(trainer: pl.Trainer, line: str) -> None:
         progress_bar.print(line)
     else:
         print(line, flush=True)
+
+
+def warn_failed_evaluation(callback: str, trainer: pl.Trainer, failure: str) -> None:
+    """Warns (a ``RuntimeWarning``, on rank 0) that an evaluation failed and NaN was logged in its place.
+
+    A failed evaluation (a diverged generator: NaN or infinite samples or results) does not stop training;
+    this says which callback failed, when, and why.
+
+    Args:
+        callback: the callback's name, e.g. ``FIDEvaluation``.
+        trainer: the trainer, for the epoch and step.
+        failure: why the evaluation failed.
+    """
+    where = f"epoch {trainer.current_epoch}, step {trainer.global_step}"
+    rank_zero_warn(f"{callback} failed at {where}: {failure}; NaN logged.", category=RuntimeWarning)
 
 
 def check_can_evaluate(callback: str, pl_module: pl.LightningModule, datamodule: object) -> None:

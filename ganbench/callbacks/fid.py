@@ -26,7 +26,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import nn
 
-from ganbench.callbacks.evaluation import EvaluationCallback, check_can_evaluate, dataset_name
+from ganbench.callbacks.evaluation import EvaluationCallback, check_can_evaluate, dataset_name, warn_failed_evaluation
 from ganbench.callbacks.evaluation import announce as announce_line
 from ganbench.errors import ConfigError
 from ganbench.metrics.fid import FIDEvaluator, FIDResult, check_sample_sizes
@@ -152,9 +152,7 @@ class FIDEvaluation(EvaluationCallback):
             return
         line = result.describe(f"{stage}/{self.name}")
         if result.failure is not None:
-            where = f"epoch {trainer.current_epoch}, step {trainer.global_step}"
-            message = f"FIDEvaluation failed at {where}: {result.failure}; NaN logged."
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            warn_failed_evaluation("FIDEvaluation", trainer, result.failure)
         if announce:
             announce_line(trainer, line)
 

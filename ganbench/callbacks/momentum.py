@@ -2,6 +2,8 @@
 
 import lightning.pytorch as pl
 
+from ganbench.errors import ConfigError
+
 
 class MomentumRamp(pl.Callback):
     """Raises every optimiser's ``momentum`` linearly from its initial value to ``final_momentum``.
@@ -22,9 +24,11 @@ class MomentumRamp(pl.Callback):
 
     def __init__(self, start_epoch: int = 1, saturate_epoch: int = 250, final_momentum: float = 0.7) -> None:
         if saturate_epoch < start_epoch:
-            raise ValueError(f"saturate_epoch ({saturate_epoch}) must be >= start_epoch ({start_epoch}).")
+            raise ConfigError(
+                f"MomentumRamp: saturate_epoch must be >= start_epoch ({start_epoch!r}), got {saturate_epoch!r}."
+            )
         if not 0 <= final_momentum < 1:
-            raise ValueError(f"final_momentum must be in [0, 1), got {final_momentum}.")
+            raise ConfigError(f"MomentumRamp: final_momentum must be in [0, 1), got {final_momentum!r}.")
         self.start_epoch = start_epoch
         self.saturate_epoch = saturate_epoch
         self.final_momentum = final_momentum

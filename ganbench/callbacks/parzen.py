@@ -1,74 +1,32 @@
 """Parzen-window log-likelihood of the generator, during training and in ``ganbench test`` (Table 1).
 
-The protocol of Goodfellow et al. (2014) and its original ``parzen_ll.py`` is the default: ``n = 10,000``
-generator samples are the kernel centres, the bandwidth is chosen from ``logspace(-1, 0, 10)`` by the best
-mean log-likelihood on the first 1,000 validation images, and the mean log-likelihood of the whole test
-split is reported with its standard error (see :mod:`ganbench.metrics.parzen` and ``docs/parzen.md``).
+This callback schedules :class:`ganbench.metrics.parzen_protocol.ParzenProtocol` (the paper's protocol: samples,
+bandwidth chosen on validation images, a split scored) and reports its :class:`ParzenResult`: log keys, the
+Table-1 line, ``results.json`` entries.
 
 DDP: rank 0 evaluates and broadcasts (:mod:`ganbench.callbacks.evaluation`). The samples come from a
 ``torch.Generator`` seeded with ``seed`` (not from the training noise) and the splits are read whole from the
 data module, not through the distributed sampler (which pads with duplicates).
 """
 
-import logging
 import math
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 
-from ganbench.callbacks.evaluation import EvaluationCallback, check_can_evaluate, dataset_name
+from ganbench.callbacks.evaluation import EvaluationCallback, check_can_evaluate, dataset_name, warn_failed_evaluation
 from ganbench.callbacks.evaluation import announce as announce_line
-from ganbench.data.base import to_unit_range
-from ganbench.errors import ConfigError
-from ganbench.metrics.parzen import DEFAULT_SIGMAS, parzen_log_likelihood, parzen_summary, select_sigma
+from ganbench.metrics.parzen import DEFAULT_SIGMAS
+from ganbench.metrics.parzen_protocol import SPLIT_NAMES, ParzenProtocol, ParzenResult, check_pixel_data
 
-log = logging.getLogger(__name__)
+__all__ = ["ParzenEvaluation", "ParzenResult", "check_can_score_pixels"]
 
-SPLIT_NAMES = {"val": "validation", "test": "test"}
-
-
-@dataclass(frozen=True)
-class ParzenResult:
-    """One Parzen-window evaluation.
-
-    Attributes:
-        split: the scored split, ``val`` or ``test``.
-        mean: mean log-likelihood in nats (NaN when the evaluation failed).
-        standard_error: ``std / sqrt(N)`` of the per-image log-likelihoods (population std).
-        sigma: the bandwidth chosen on the validation images.
-        num_samples: generator samples used as centres (n).
-        num_validation: validation images the bandwidth was chosen on.
-        num_scored: images of ``split`` that were scored (N).
-        validation_means: mean validation log-likelihood for every candidate bandwidth.
-        failure: why the evaluation failed, or ``None``.
-    """
-
-    split: str
-    mean: float
-    standard_error: float
-    sigma: float
-    num_samples: int
-    num_validation: int
-    num_scored: int
-    validation_means: tuple[float, ...] = ()
-    failure: str | None = None
-
-    def describe(self, dataset: str) -> str:
-        """The Table-1 style line, e.g. ``Parzen log-likelihood on MNIST test (10000 images): 225.31 +- ...``."""
-        split = SPLIT_NAMES.get(self.split, self.split)
-        where = f"Parzen log-likelihood on {dataset} {split} ({self.num_scored} images)"
-        if self.failure is not None:
-            return f"{where}: FAILED ({self.failure}; n = {self.num_samples} samples)"
-        return (
-            f"{where}: {self.mean:.2f} +- {self.standard_error:.2f} nats (sigma {self.sigma:.4f} chosen on "
-            f"{self.num_validation} validation images, n = {self.num_samples} samples)"
-        )
+_OWNER = "ParzenEvaluation"  # named in its error messages and warnings
 
 
 class ParzenEvaluation(EvaluationCallback):
@@ -84,7 +42,7 @@ class ParzenEvaluation(EvaluationCallback):
 
     Images are mapped from the data module's ``pixel_range`` to ``[0, 1]`` before scoring, so figures are on
     the paper's scale whatever range the generator works in. Samples or results that are NaN or infinite
-    (a diverged generator) do not stop training: a warning is logged and the logged values are NaN.
+    (a diverged generator) do not stop training: a warning names the epoch and step, and the logged values are NaN.
 
     Args:
         num_samples: generator samples used as kernel centres, n (paper: 10,000).
@@ -111,17 +69,10 @@ class ParzenEvaluation(EvaluationCallback):
         name: str = "parzen",
         batch_size: int = 1024,
     ) -> None:
-        if num_samples < 1:
-            raise ConfigError(f"ParzenEvaluation: num_samples must be >= 1, got {num_samples}.")
-        for argument, value in (("num_validation", num_validation), ("num_test", num_test)):
-            if value is not None and value < 1:
-                raise ConfigError(f"ParzenEvaluation: {argument} must be >= 1 or None (all images), got {value}.")
+        protocol = ParzenProtocol(num_samples, sigmas, num_validation, num_test, seed, batch_size, owner=_OWNER)
         super().__init__(every_n_epochs)
-        sigmas = tuple(float(sigma) for sigma in sigmas)
-        if not sigmas or not all(math.isfinite(sigma) and sigma > 0 for sigma in sigmas):
-            raise ConfigError(f"ParzenEvaluation: sigmas must be finite positive bandwidths, got {list(sigmas)}.")
         self.num_samples = num_samples
-        self.sigmas = sigmas
+        self.sigmas = protocol.sigmas
         self.num_validation = num_validation
         self.num_test = num_test
         self.seed = seed
@@ -149,9 +100,7 @@ class ParzenEvaluation(EvaluationCallback):
             return
         line = result.describe(dataset_name(trainer.datamodule))
         if result.failure is not None:
-            log.warning(
-                "ParzenEvaluation failed at epoch %d, step %d: %s", trainer.current_epoch, trainer.global_step, line
-            )
+            warn_failed_evaluation(_OWNER, trainer, result.failure)
         if announce:
             announce_line(trainer, line)
 
@@ -180,6 +129,13 @@ class ParzenEvaluation(EvaluationCallback):
 
     # ------------------------------------------------------------------ the protocol
 
+    @property
+    def protocol(self) -> ParzenProtocol:
+        """The :class:`ParzenProtocol` of this callback's current settings."""
+        return ParzenProtocol(
+            self.num_samples, self.sigmas, self.num_validation, self.num_test, self.seed, self.batch_size, owner=_OWNER
+        )
+
     def evaluate(
         self, pl_module: pl.LightningModule, datamodule: pl.LightningDataModule, split: str = "test"
     ) -> ParzenResult:
@@ -193,41 +149,16 @@ class ParzenEvaluation(EvaluationCallback):
         Returns:
             The :class:`ParzenResult`; ``failure`` says why when the samples or the result are not finite.
         """
-        check_can_score_pixels(pl_module, datamodule)
-        if split not in SPLIT_NAMES:
-            raise ConfigError(f"ParzenEvaluation: split must be 'val' or 'test', got {split!r}.")
-        device = pl_module.device
-        samples = pl_module.sample(self.num_samples, generator=torch.Generator(device).manual_seed(self.seed))
-        validation = datamodule.split_images("val", self.num_validation).to(device)
-        scored = datamodule.split_images(split, self.num_test).to(device)
-        counts = dict(num_samples=len(samples), num_validation=len(validation), num_scored=len(scored))
-        if not bool(torch.isfinite(samples).all()):
-            return _failed(split, "the generator's samples contain NaN or infinite values", counts)
-        pixel_range = getattr(datamodule, "pixel_range", (0.0, 1.0))
-        samples, validation, scored = (to_unit_range(images, pixel_range) for images in (samples, validation, scored))
-        sigma, validation_means = select_sigma(validation, samples, self.sigmas, self.batch_size)
-        mean, standard_error = parzen_summary(parzen_log_likelihood(scored, samples, sigma, self.batch_size))
-        if not (math.isfinite(mean) and math.isfinite(standard_error)):
-            return _failed(split, f"the log-likelihood is not finite ({mean} +- {standard_error})", counts)
-        means = tuple(float(value) for value in validation_means)
-        return ParzenResult(split, mean, standard_error, sigma, validation_means=means, **counts)
+        check_can_evaluate(_OWNER, pl_module, datamodule)
+        return self.protocol.evaluate(pl_module, datamodule, split)
 
 
 def check_can_score_pixels(pl_module: pl.LightningModule, datamodule: object) -> None:
     """Raises :class:`ConfigError` unless the module samples and the data module hands out whole splits of pixels."""
-    check_can_evaluate("ParzenEvaluation", pl_module, datamodule)
-    if hasattr(datamodule, "pixel_range") and datamodule.pixel_range is None:
-        raise ConfigError(
-            f"ParzenEvaluation scores pixels, but {type(datamodule).__name__} has pixel_range None (values that "
-            "are not pixels, e.g. GCN preprocessing); use its pixel preprocessing or remove the callback."
-        )
+    check_can_evaluate(_OWNER, pl_module, datamodule)
+    check_pixel_data(datamodule, _OWNER)
 
 
 def _finite(value: float) -> float | None:
     """``value``, or ``None`` (JSON's null) when it is NaN or infinite."""
     return value if math.isfinite(value) else None
-
-
-def _failed(split: str, reason: str, counts: dict[str, int]) -> ParzenResult:
-    nan = float("nan")
-    return ParzenResult(split, nan, nan, nan, failure=reason, **counts)

@@ -8,6 +8,8 @@ from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
+from ganbench.errors import ConfigError
+
 
 class SampleGrid(pl.Callback):
     """Every ``every_n_steps`` steps (and at the end of training) draws G(z) for the same z.
@@ -23,8 +25,9 @@ class SampleGrid(pl.Callback):
     """
 
     def __init__(self, every_n_steps: int = 1000, num_samples: int = 100, nrow: int = 10, seed: int = 0) -> None:
-        if every_n_steps < 1 or num_samples < 1 or nrow < 1:
-            raise ValueError("every_n_steps, num_samples and nrow must all be >= 1.")
+        for name, value in (("every_n_steps", every_n_steps), ("num_samples", num_samples), ("nrow", nrow)):
+            if value < 1:
+                raise ConfigError(f"SampleGrid: {name} must be >= 1, got {value!r}.")
         self.every_n_steps = every_n_steps
         self.num_samples = num_samples
         self.nrow = nrow

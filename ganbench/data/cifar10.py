@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from ganbench.data.base import ImageDataModule, TensorImageDataset
 from ganbench.data.statistics import mean_image
-from ganbench.errors import ConfigError, DataNotFoundError, GanbenchError
+from ganbench.errors import ConfigError, DataNotFoundError, GanbenchError, first_line
 
 BATCHES_FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{index}" for index in range(1, 6))
@@ -117,7 +117,7 @@ class CIFAR10DataModule(ImageDataModule):
             torchvision.datasets.CIFAR10(str(self.data_dir), train=True, download=True)
         except Exception as error:  # URLError, HTTPError, tarfile and checksum errors: all mean "no data"
             raise DataNotFoundError(
-                f"Could not download CIFAR-10 into {self.data_dir} ({_first_line(error)}). Offline, unpack "
+                f"Could not download CIFAR-10 into {self.data_dir} ({first_line(error)}). Offline, unpack "
                 f"{ARCHIVE_URL} into {self.data_dir} and set --data.init_args.download=false."
             ) from None
 
@@ -208,7 +208,7 @@ def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
             batch = _ArrayUnpickler(handle, encoding="latin1").load()
     except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError) as error:
         raise GanbenchError(
-            f"{path} is not a CIFAR-10 Python batch ({_first_line(error)}). Download it again."
+            f"{path} is not a CIFAR-10 Python batch ({first_line(error)}). Download it again."
         ) from None
     if not isinstance(batch, dict):
         raise GanbenchError(f"{path} is not a CIFAR-10 Python batch (holds a {type(batch).__name__}, not a dict).")
@@ -223,7 +223,3 @@ def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if labels.shape != (len(data),) or (len(labels) and not 0 <= labels.min() <= labels.max() <= 9):
         raise GanbenchError(f"{path}: expected {len(data)} labels in 0..9, got {labels.shape[0]}. Download it again.")
     return data.reshape(-1, 3, 32, 32), labels
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ganbench.data.base import ImageDataModule
 from ganbench.data.idx import find_idx_file, read_idx, read_image_and_label_files
-from ganbench.errors import DataFileError, DataNotFoundError, GanbenchError
+from ganbench.errors import DataFileError, DataNotFoundError, GanbenchError, first_line
 
 ASSETS = Path(__file__).parent / "assets"
 IDX_FILES = {
@@ -59,7 +59,7 @@ class IDXDataModule(ImageDataModule):
                 self.torchvision_class(str(self.data_dir), train=train, download=True)
         except (OSError, RuntimeError) as error:  # URLError is an OSError
             raise DataNotFoundError(
-                f"Could not download {name} into {self.data_dir} ({_first_line(error)}). Offline, put the four "
+                f"Could not download {name} into {self.data_dir} ({first_line(error)}). Offline, put the four "
                 f"{name} IDX files in {self.data_dir} and set --data.init_args.download=false."
             ) from None
 
@@ -142,7 +142,3 @@ class MNISTSampleDataModule(ImageDataModule):
             "val": (images[cut:], labels[cut:]),
             "test": (test_images, test_labels),
         }
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]

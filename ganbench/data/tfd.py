@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ganbench.data.base import ImageDataModule
 from ganbench.data.statistics import mean_image
-from ganbench.errors import ConfigError, DataNotFoundError, GanbenchError
+from ganbench.errors import ConfigError, DataNotFoundError, GanbenchError, first_line
 
 FOLD_CODES = {"unlabeled": 0, "train": 1, "valid": 2, "test": 3}
 TRAIN_SPLITS = {"unlabeled": ("unlabeled",), "train": ("train",), "unlabeled+train": ("unlabeled", "train")}
@@ -118,7 +118,7 @@ def read_tfd(path: str | Path) -> dict[str, np.ndarray]:
             "save(..., '-v7') or use the original TFD_48x48.mat."
         ) from None
     except Exception as error:  # scipy raises ValueError, TypeError, OSError... for damaged files
-        raise GanbenchError(f"{path} is not a readable MATLAB file ({_first_line(error)}).") from None
+        raise GanbenchError(f"{path} is not a readable MATLAB file ({first_line(error)}).") from None
     missing = [name for name in FIELDS if name not in content]
     if missing:
         raise GanbenchError(f"{path} is not TFD_48x48.mat: it has no {', '.join(missing)} field(s).")
@@ -137,7 +137,3 @@ def read_tfd(path: str | Path) -> dict[str, np.ndarray]:
             raise GanbenchError(f"{path}: '{name}' has {len(values)} entries for {count} images.")
         result[name] = values.astype(np.int64)
     return result
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -4,12 +4,12 @@ from ganbench.metrics.features import InceptionFeatures, InceptionWeightsNotFoun
 from ganbench.metrics.fid import FIDEvaluator, FIDProtocol, FIDResult, frechet_distance
 from ganbench.metrics.parzen import (
     DEFAULT_SIGMAS,
-    ParzenLogLikelihood,
     parzen_log_likelihood,
     parzen_summary,
     select_sigma,
 )
 from ganbench.metrics.parzen_folds import FoldsResult, parzen_over_folds
+from ganbench.metrics.parzen_protocol import ParzenProtocol, ParzenResult
 
 __all__ = [
     "DEFAULT_SIGMAS",
@@ -19,7 +19,8 @@ __all__ = [
     "FoldsResult",
     "InceptionFeatures",
     "InceptionWeightsNotFoundError",
-    "ParzenLogLikelihood",
+    "ParzenProtocol",
+    "ParzenResult",
     "find_inception_weights",
     "frechet_distance",
     "parzen_log_likelihood",

@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ganbench.errors import ConfigError, GanbenchError, ShapeMismatchError
+from ganbench.errors import ConfigError, GanbenchError, ShapeMismatchError, first_line
+from ganbench.library_internals import inception_features_and_logits
 
 #: The file torchmetrics (through torch-fidelity) downloads into torch hub's ``checkpoints`` folder.
 INCEPTION_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -121,9 +122,8 @@ class InceptionFeatures(nn.Module):
                 antialias=resize == "antialias-bilinear",
             )
         except (RuntimeError, KeyError, OSError, ValueError) as error:
-            first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
             raise InceptionWeightsNotFoundError(
-                f"{path} is not the FID Inception weights file {INCEPTION_WEIGHTS_FILE} ({first_line})."
+                f"{path} is not the FID Inception weights file {INCEPTION_WEIGHTS_FILE} ({first_line(error)})."
             ) from None
         self.weights_path = path
         self.resize = resize
@@ -134,7 +134,7 @@ class InceptionFeatures(nn.Module):
 
     def features_and_logits(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """``(B, 3, H, W)`` uint8 -> pool3 features ``(B, 2048)`` and logits ``(B, 1008)`` (bias-free, as in IS)."""
-        features, logits = self.network._torch_fidelity_forward(images)
+        features, logits = inception_features_and_logits(self.network, images)
         return features.reshape(len(images), -1), logits
 
     def forward(self, images: Tensor) -> Tensor:

@@ -27,11 +27,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import Tensor
-from torchmetrics import Metric
+
+from ganbench.errors import ConfigError
 
 __all__ = [
     "DEFAULT_SIGMAS",
-    "ParzenLogLikelihood",
     "parzen_log_likelihood",
     "parzen_summary",
     "select_sigma",
@@ -68,10 +68,23 @@ def _check_inputs(x: Tensor, centres: Tensor, sigmas: Sequence[float]) -> None:
             f"and centres have shape {tuple(centres.shape)}."
         )
     if len(sigmas) == 0:
-        raise ValueError("The sigma grid is empty; give at least one bandwidth.")
+        raise ConfigError("The sigma grid is empty; give at least one bandwidth.")
     for sigma in sigmas:
-        if not (math.isfinite(sigma) and sigma > 0):
-            raise ValueError(f"sigma must be a finite positive number, got {sigma}.")
+        _check_sigma(sigma)
+
+
+def _check_sigma(sigma: float) -> None:
+    """Raise :class:`ConfigError` unless the bandwidth ``sigma`` is a finite positive number."""
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise ConfigError(f"sigma must be a finite positive number, got {sigma}; bandwidths are > 0 (paper: 0.1 to 1).")
+
+
+def _check_tiling(batch_size: int, centre_chunk: int | None) -> None:
+    """Raise :class:`ConfigError` unless ``batch_size`` is >= 1 and ``centre_chunk`` is >= 1 or ``None``."""
+    if batch_size < 1:
+        raise ConfigError(f"batch_size must be >= 1 (examples per tile of the Parzen window), got {batch_size}.")
+    if centre_chunk is not None and centre_chunk < 1:
+        raise ConfigError(f"centre_chunk must be >= 1 or None (centres per tile), got {centre_chunk}.")
 
 
 def _block_log_sum_exp(batch: Tensor, batch_norms: Tensor, block: Tensor, scales: Sequence[float]) -> Tensor:
@@ -101,8 +114,7 @@ def _log_likelihood_grid(
     Tiles are ``batch_size`` examples by ``centre_chunk`` centres; each centre chunk is cast to float64
     and moved to ``x.device`` once, and a running logsumexp over chunks keeps memory at one tile.
     """
-    if batch_size < 1 or (centre_chunk is not None and centre_chunk < 1):
-        raise ValueError(f"batch_size and centre_chunk must be positive, got {batch_size}, {centre_chunk}.")
+    _check_tiling(batch_size, centre_chunk)
     device, count = x.device, centres.shape[0]
     inputs = x.reshape(x.shape[0], -1)
     means = centres.reshape(count, -1)
@@ -144,8 +156,9 @@ def parzen_log_likelihood(
         Float64 tensor of shape ``(N,)`` on ``x.device``.
 
     Raises:
-        ValueError: If a set is empty, not floating point or not finite, the feature counts differ, or
-            ``sigma`` is not finite and positive.
+        ValueError: If a set is empty, not floating point or not finite, or the feature counts differ.
+        ConfigError: If ``sigma`` is not finite and positive, or ``batch_size`` or ``centre_chunk`` is below 1
+            (a :class:`ValueError` too).
 
     Example:
         >>> import torch
@@ -180,7 +193,8 @@ def select_sigma(
         ``(best_sigma, mean_log_likelihoods)`` with the second of shape ``(len(sigmas),)``, float64.
 
     Raises:
-        ValueError: On the same conditions as :func:`parzen_log_likelihood`, or an empty grid.
+        ValueError: On the same conditions as :func:`parzen_log_likelihood`.
+        ConfigError: On the same conditions as :func:`parzen_log_likelihood`, or an empty grid.
     """
     sigmas = [float(sigma) for sigma in sigmas]
     _check_inputs(validation, centres, sigmas)
@@ -204,87 +218,3 @@ def parzen_summary(log_likelihoods: Tensor) -> tuple[float, float]:
         raise ValueError("log_likelihoods is empty; at least one value is needed.")
     standard_deviation = values.std(correction=0)
     return float(values.mean()), float(standard_deviation) / math.sqrt(values.numel())
-
-
-def _summary_from_sums(total_sum: Tensor, squared_sum: Tensor, count: Tensor) -> tuple[Tensor, Tensor]:
-    """Mean and population standard error from the sums kept by :class:`ParzenLogLikelihood`."""
-    mean = total_sum / count
-    variance = (squared_sum / count - mean.square()).clamp(min=0.0)
-    return mean, variance.sqrt() / count.sqrt()
-
-
-class ParzenLogLikelihood(Metric):
-    """Stateful Parzen-window log-likelihood: mean over every ``update`` and its standard error.
-
-    The states are float64 sums of the log-likelihood, of its square and the example count, reduced by
-    summation across processes; the centres (identical on every process) are a non-persistent buffer.
-
-    Args:
-        sigma: Kernel bandwidth, e.g. chosen beforehand with :func:`select_sigma`.
-        centres: Kernel centres ``(n, ...)``; may instead be given later with :meth:`set_centres`.
-        batch_size: Examples per tile, as in :func:`parzen_log_likelihood`.
-        centre_chunk: Centres per tile, as in :func:`parzen_log_likelihood`.
-        kwargs: Further :class:`torchmetrics.Metric` keyword arguments.
-
-    Example:
-        >>> import torch
-        >>> metric = ParzenLogLikelihood(sigma=0.2, centres=torch.zeros(1, 784))
-        >>> metric.update(torch.zeros(3, 784))
-        >>> round(metric.compute().item(), 4), metric.standard_error().item()
-        (541.3515, 0.0)
-    """
-
-    is_differentiable = False
-    higher_is_better = True
-    full_state_update = False
-
-    sum_log_likelihood: Tensor
-    sum_squared_log_likelihood: Tensor
-    total: Tensor
-
-    def __init__(
-        self,
-        sigma: float,
-        centres: Tensor | None = None,
-        batch_size: int = 1024,
-        centre_chunk: int | None = None,
-        **kwargs,
-    ) -> None:
-        super().__init__(**kwargs)
-        if not (math.isfinite(sigma) and sigma > 0):
-            raise ValueError(f"sigma must be a finite positive number, got {sigma}.")
-        self.sigma = float(sigma)
-        self.batch_size = batch_size
-        self.centre_chunk = centre_chunk
-        self.register_buffer("centres", None, persistent=False)
-        for name in ("sum_log_likelihood", "sum_squared_log_likelihood", "total"):
-            self.add_state(name, default=torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
-        if centres is not None:
-            self.set_centres(centres)
-
-    def set_centres(self, centres: Tensor) -> None:
-        """Replace the kernel centres ``(n, ...)`` and reset the accumulated state."""
-        _check_set("centres", centres)
-        self.centres = centres.detach().to(self.device)
-        self.reset()
-
-    def update(self, x: Tensor) -> None:
-        """Accumulate the log-likelihood of a batch ``x`` of shape ``(N, ...)``."""
-        if self.centres is None:
-            raise RuntimeError("ParzenLogLikelihood has no centres; pass them to __init__ or set_centres.")
-        centres, sigma = self.centres, self.sigma
-        log_likelihoods = parzen_log_likelihood(x, centres, sigma, self.batch_size, self.centre_chunk)
-        self.sum_log_likelihood += log_likelihoods.sum()
-        self.sum_squared_log_likelihood += log_likelihoods.square().sum()
-        self.total += log_likelihoods.numel()
-
-    def compute(self) -> Tensor:
-        """Mean log-likelihood in nats over all updates (float64 scalar), synchronised across processes."""
-        return _summary_from_sums(self.sum_log_likelihood, self.sum_squared_log_likelihood, self.total)[0]
-
-    def standard_error(self) -> Tensor:
-        """Standard error ``std / sqrt(N)`` (population std, ``ddof=0``), synchronised like ``compute``."""
-        with self.sync_context(
-            dist_sync_fn=self.dist_sync_fn, should_sync=self._to_sync, should_unsync=self._should_unsync
-        ):
-            return _summary_from_sums(self.sum_log_likelihood, self.sum_squared_log_likelihood, self.total)[1]

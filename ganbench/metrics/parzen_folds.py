@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ganbench.errors import ConfigError
 from ganbench.metrics.parzen import DEFAULT_SIGMAS, parzen_log_likelihood, parzen_summary, select_sigma
 
 __all__ = ["FoldsResult", "parzen_over_folds"]
@@ -120,6 +121,7 @@ def parzen_over_folds(
         ValueError: If there are no folds, a fold is not a ``(validation, test)`` pair, ``fold_ids`` has the
             wrong length, or a split is empty, not floating point, not finite or of the wrong dimensionality
             (the message names the fold and split).
+        ConfigError: If ``sigmas``, ``batch_size`` or ``centre_chunk`` cannot work (a :class:`ValueError` too).
     """
     folds = list(folds)
     if not folds:
@@ -134,10 +136,14 @@ def parzen_over_folds(
         validation, test = pair
         try:
             sigma, _ = select_sigma(validation, centres, sigmas, batch_size, centre_chunk)
+        except ConfigError:
+            raise  # sigmas, batch_size or centre_chunk: the same for every fold, so no fold is named
         except ValueError as error:
             raise ValueError(f"Fold {fold}, validation split: {error}") from None
         try:
             log_likelihoods = parzen_log_likelihood(test, centres, sigma, batch_size, centre_chunk)
+        except ConfigError:
+            raise
         except ValueError as error:
             raise ValueError(f"Fold {fold}, test split: {error}") from None
         mean, standard_error = parzen_summary(log_likelihoods)

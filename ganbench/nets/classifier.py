@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ganbench.errors import ConfigError
+from ganbench.errors import ConfigError, first_line
 
 
 class MNISTClassifier(nn.Module):
@@ -145,9 +145,8 @@ def load_classifier(checkpoint: str) -> nn.Module:
             warnings.simplefilter("ignore", UserWarning)
             module = ClassifierModule.load_from_checkpoint(path, map_location="cpu")
     except Exception as error:  # unpickling, missing keys, a GAN checkpoint given by mistake, ...
-        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise ConfigError(
-            f"ClassifierFeatures: {path} is not a ganbench-classifier checkpoint that loads ({first_line})."
+            f"ClassifierFeatures: {path} is not a ganbench-classifier checkpoint that loads ({first_line(error)})."
         ) from None
     return module.network
 

@@ -1,4 +1,4 @@
-"""The paper's convolutional CIFAR-10 networks (PAPER.md; the released ``cifar10_convolutional.yaml``).
+"""The paper's convolutional CIFAR-10 networks (``cifar10_convolutional.yaml``; docs/paper.md#the-cifar-10-recipes).
 
 Generator: ``100 -> 8000 ReLU -> 8000 sigmoid -> reshape 80 x 10 x 10 -> transposed convolution
 5 x 5, stride 3 -> 3 x 32 x 32``, linear output (the data is contrast-normalised, not pixels).
@@ -11,8 +11,20 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ganbench.errors import ConfigError
+from ganbench.nets.arguments import (
+    check_at_least,
+    check_choice,
+    check_each_at_least,
+    check_each_choice,
+    check_image_shape,
+    check_init_range,
+    check_keep_probability,
+    check_one_per_layer,
+)
+from ganbench.nets.base import Discriminator, Generator
 from ganbench.nets.layers import Maxout, init_uniform_
-from ganbench.nets.mlp import OUTPUT_ACTIVATIONS, OUTPUT_RANGES, hidden_activation
+from ganbench.nets.mlp import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, OUTPUT_RANGES, hidden_activation
 
 
 def transposed_convolution_size(size: int, kernel_size: int, stride: int, padding: int) -> int:
@@ -23,7 +35,7 @@ def transposed_convolution_size(size: int, kernel_size: int, stride: int, paddin
     return stride * (size - 1) - 2 * padding + kernel_size
 
 
-class DeconvGenerator(nn.Module):
+class DeconvGenerator(Generator):
     """Fully connected layers, a reshape to feature maps, then one transposed convolution.
 
     The released CIFAR-10 generator: ``100 -> 8000 ReLU -> 8000 sigmoid`` (weights
@@ -64,26 +76,35 @@ class DeconvGenerator(nn.Module):
         untied_bias: bool = True,
     ) -> None:
         super().__init__()
-        if len(hidden_activations) != len(hidden_dims) or not hidden_dims:
-            raise ValueError("DeconvGenerator needs hidden_dims and one hidden_activations entry per layer.")
-        if output_activation not in OUTPUT_ACTIVATIONS:
-            raise ValueError(
-                f"output_activation must be one of {sorted(OUTPUT_ACTIVATIONS)}, got {output_activation!r}."
-            )
+        owner = type(self).__name__
+        check_at_least(owner, "latent_dim", latent_dim, 1)
+        check_each_at_least(owner, "hidden_dims", hidden_dims, 1, allow_empty=False)
+        check_one_per_layer(owner, "hidden_activations", hidden_activations, len(hidden_dims))
+        check_each_choice(owner, "hidden_activations", hidden_activations, HIDDEN_ACTIVATIONS)
+        check_image_shape(owner, feature_shape, name="feature_shape")
+        check_image_shape(owner, image_shape)
+        check_at_least(owner, "kernel_size", kernel_size, 1)
+        check_at_least(owner, "stride", stride, 1)
+        check_at_least(owner, "padding", padding, 0)
+        check_choice(owner, "output_activation", output_activation, OUTPUT_ACTIVATIONS)
+        check_init_range(owner, "init_range", init_range)
         self.latent_dim = latent_dim
         self.feature_shape = tuple(feature_shape)
         self.image_shape = tuple(image_shape)
         self.output_activation = output_activation
         if math.prod(self.feature_shape) != hidden_dims[-1]:
-            raise ValueError(
-                f"feature_shape {list(self.feature_shape)} holds {math.prod(self.feature_shape)} units but the "
-                f"last hidden layer has {hidden_dims[-1]}."
+            raise ConfigError(
+                f"{owner}: feature_shape {list(self.feature_shape)} holds {math.prod(self.feature_shape)} units but "
+                f"the last hidden layer has {hidden_dims[-1]}; make the last entry of hidden_dims the product of "
+                "feature_shape."
             )
         sizes = [transposed_convolution_size(size, kernel_size, stride, padding) for size in self.feature_shape[1:]]
         if tuple(sizes) != self.image_shape[1:]:
-            raise ValueError(
-                f"a {kernel_size}x{kernel_size} transposed convolution with stride {stride} and padding {padding} "
-                f"turns {list(self.feature_shape[1:])} maps into {sizes}, not the image's {list(self.image_shape[1:])}."
+            raise ConfigError(
+                f"{owner}: a {kernel_size}x{kernel_size} transposed convolution with stride {stride} and padding "
+                f"{padding} turns {list(self.feature_shape[1:])} maps into {sizes}, not the image's "
+                f"{list(self.image_shape[1:])}; change kernel_size, stride, padding or feature_shape so that "
+                "stride * (size - 1) - 2 * padding + kernel_size is the image's size."
             )
         widths = [latent_dim, *hidden_dims]
         layers: list[nn.Module] = []
@@ -162,7 +183,7 @@ class MaxoutConv2d(nn.Module):
         return math.ceil((convolved - pool) / stride) + 1
 
 
-class MaxoutConvDiscriminator(nn.Module):
+class MaxoutConvDiscriminator(Discriminator):
     """The released convolutional CIFAR-10 discriminator; returns logits (no sigmoid).
 
     ``3 x 32 x 32 -> maxout conv 32 x 2 pieces, 8 x 8, pad 4, pool 4 stride 2 (32 x 16 x 16)
@@ -204,14 +225,30 @@ class MaxoutConvDiscriminator(nn.Module):
         init_range: float = 0.005,
     ) -> None:
         super().__init__()
-        per_layer = (channels, pieces, kernel_sizes, paddings, pool_sizes, pool_strides)
-        if len({len(values) for values in per_layer}) != 1:
-            raise ValueError(
-                "channels, pieces, kernel_sizes, paddings, pool_sizes and pool_strides need equal lengths."
+        owner = type(self).__name__
+        arguments = {
+            "channels": (channels, 1),
+            "pieces": (pieces, 1),
+            "kernel_sizes": (kernel_sizes, 1),
+            "paddings": (paddings, 0),
+            "pool_sizes": (pool_sizes, 1),
+            "pool_strides": (pool_strides, 1),
+        }
+        lengths = {name: len(values) for name, (values, _) in arguments.items()}
+        if len(set(lengths.values())) != 1:
+            raise ConfigError(
+                f"{owner}: channels, pieces, kernel_sizes, paddings, pool_sizes and pool_strides need one entry per "
+                f"convolution layer each, got lengths {lengths}."
             )
-        for name, keep in (("input_keep", input_keep), ("hidden_keep", hidden_keep)):
-            if not 0 < keep <= 1:
-                raise ValueError(f"{name} must be in (0, 1], got {keep}.")
+        for name, (values, minimum) in arguments.items():
+            check_each_at_least(owner, name, values, minimum)
+        check_image_shape(owner, image_shape)
+        check_at_least(owner, "hidden_units", hidden_units, 1)
+        check_at_least(owner, "hidden_pieces", hidden_pieces, 1)
+        check_keep_probability(owner, "input_keep", input_keep)
+        check_keep_probability(owner, "hidden_keep", hidden_keep)
+        check_init_range(owner, "init_range", init_range)
+        per_layer = (channels, pieces, kernel_sizes, paddings, pool_sizes, pool_strides)
         self.image_shape = tuple(image_shape)
         layers: list[nn.Module] = []
         in_channels, sizes = self.image_shape[0], self.image_shape[1:]
@@ -220,7 +257,10 @@ class MaxoutConvDiscriminator(nn.Module):
             layers.append(MaxoutConv2d(in_channels, units, unit_pieces, kernel, padding, pool, stride))
             in_channels, sizes = units, tuple(layers[-1].output_size(size) for size in sizes)
             if min(sizes) < 1:
-                raise ValueError(f"convolution layer {index} leaves no pixels for {list(self.image_shape)} images.")
+                raise ConfigError(
+                    f"{owner}: convolution layer {index} leaves no pixels for {list(self.image_shape)} images; use "
+                    "fewer layers, smaller kernel_sizes or pool_sizes, or larger paddings."
+                )
         features = in_channels * math.prod(sizes)
         layers += [nn.Dropout(1 - hidden_keep), nn.Flatten(), Maxout(features, hidden_units, hidden_pieces)]
         layers += [nn.Dropout(1 - hidden_keep), nn.Linear(hidden_units, 1)]

@@ -9,6 +9,10 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from ganbench.errors import ConfigError
+from ganbench.nets.arguments import check_at_least, check_image_shape
+from ganbench.nets.base import Discriminator, Generator
+
 
 def init_dcgan_(module: nn.Module) -> None:
     """DCGAN initialisation: conv weights ``N(0, 0.02)``, BatchNorm scale ``N(1, 0.02)``, biases 0."""
@@ -22,7 +26,22 @@ def init_dcgan_(module: nn.Module) -> None:
             nn.init.zeros_(layer.bias)
 
 
-class DCGANGenerator(nn.Module):
+def _check_32x32(owner: str, image_shape: Sequence[int]) -> None:
+    """Refuses an ``image_shape`` that is not ``(channels, 32, 32)``: the DCGAN layers make and judge 32x32 images.
+
+    Args:
+        owner: the network's class name, first in the message.
+        image_shape: what was given.
+    """
+    check_image_shape(owner, image_shape)
+    if tuple(image_shape[1:]) != (32, 32):
+        raise ConfigError(
+            f"{owner}: image_shape must be [channels, 32, 32] (its layers work on 32x32 images only), got "
+            f"{list(image_shape)}; resize the data to 32x32 or choose another network."
+        )
+
+
+class DCGANGenerator(Generator):
     """``z -> 4 x 4 -> 8 x 8 -> 16 x 16 -> 32 x 32`` by 4 x 4 transposed convolutions, tanh output.
 
     With ``width=64``: ``100 -> (256, 4, 4) -> (128, 8, 8) -> (64, 16, 16) -> (3, 32, 32)``, each
@@ -40,8 +59,10 @@ class DCGANGenerator(nn.Module):
 
     def __init__(self, latent_dim: int = 100, image_shape: Sequence[int] = (3, 32, 32), width: int = 64) -> None:
         super().__init__()
-        if tuple(image_shape[1:]) != (32, 32):
-            raise ValueError(f"DCGANGenerator makes 32x32 images, got image_shape {list(image_shape)}.")
+        owner = type(self).__name__
+        check_at_least(owner, "latent_dim", latent_dim, 1)
+        _check_32x32(owner, image_shape)
+        check_at_least(owner, "width", width, 1)
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
         channels = [4 * width, 2 * width, width]
@@ -61,7 +82,7 @@ class DCGANGenerator(nn.Module):
         return self.layers(noise.view(noise.shape[0], self.latent_dim, 1, 1))
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(Discriminator):
     """``32 x 32 -> 16 x 16 -> 8 x 8 -> 4 x 4 -> 1`` by strided 4 x 4 convolutions; returns logits.
 
     With ``width=64``: ``(3, 32, 32) -> (64, 16, 16) -> (128, 8, 8) -> (256, 4, 4) -> 1``; LeakyReLU(0.2)
@@ -77,8 +98,9 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(self, image_shape: Sequence[int] = (3, 32, 32), width: int = 64, negative_slope: float = 0.2) -> None:
         super().__init__()
-        if tuple(image_shape[1:]) != (32, 32):
-            raise ValueError(f"DCGANDiscriminator judges 32x32 images, got image_shape {list(image_shape)}.")
+        owner = type(self).__name__
+        _check_32x32(owner, image_shape)
+        check_at_least(owner, "width", width, 1)
         self.image_shape = tuple(image_shape)
         channels = [width, 2 * width, 4 * width]
         layers: list[nn.Module] = [nn.Conv2d(self.image_shape[0], channels[0], 4, 2, 1), nn.LeakyReLU(negative_slope)]

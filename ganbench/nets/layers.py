@@ -3,6 +3,8 @@
 import torch
 from torch import Tensor, nn
 
+from ganbench.nets.arguments import check_at_least
+
 
 class Maxout(nn.Module):
     """A maxout layer (Goodfellow et al. 2013): a linear map to ``units * pieces`` outputs,
@@ -18,8 +20,8 @@ class Maxout(nn.Module):
 
     def __init__(self, in_features: int, units: int, pieces: int) -> None:
         super().__init__()
-        if units < 1 or pieces < 1:
-            raise ValueError(f"Maxout needs units >= 1 and pieces >= 1, got units={units}, pieces={pieces}.")
+        check_at_least("Maxout", "units", units, 1)
+        check_at_least("Maxout", "pieces", pieces, 1)
         self.units = units
         self.pieces = pieces
         self.linear = nn.Linear(in_features, units * pieces)
@@ -50,12 +52,3 @@ def init_sparse_(layer: nn.Linear, nonzero: int, std: float = 1.0, bias: float =
         layer.weight.zero_().scatter_(1, chosen, torch.randn(units, nonzero) * std)
         if layer.bias is not None:
             layer.bias.fill_(bias)
-
-
-def renorm_columns_(layer: nn.Linear, max_norm: float) -> None:
-    """pylearn2's ``max_col_norm``: rescale each unit's incoming weight vector to norm <= ``max_norm``.
-
-    A pylearn2 column (``W`` is ``in x out``) is a row of torch's ``(out, in)`` weight.
-    """
-    with torch.no_grad():
-        layer.weight.copy_(torch.renorm(layer.weight, p=2, dim=0, maxnorm=max_norm))

@@ -1,4 +1,4 @@
-"""The paper's fully connected networks (PAPER.md, MNIST recipe)."""
+"""The paper's fully connected networks (docs/paper.md#the-mnist-recipe)."""
 
 import math
 from collections.abc import Sequence
@@ -6,6 +6,18 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ganbench.errors import ConfigError
+from ganbench.nets.arguments import (
+    check_at_least,
+    check_choice,
+    check_each_at_least,
+    check_each_choice,
+    check_image_shape,
+    check_init_range,
+    check_keep_probability,
+    per_layer,
+)
+from ganbench.nets.base import Discriminator, Generator
 from ganbench.nets.layers import Maxout, init_sparse_, init_uniform_
 
 OUTPUT_ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "linear": nn.Identity}
@@ -13,7 +25,7 @@ HIDDEN_ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 OUTPUT_RANGES = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "linear": None}
 
 
-class MLPGenerator(nn.Module):
+class MLPGenerator(Generator):
     """Fully connected generator: ReLU hidden layers, then one output unit per pixel.
 
     The MNIST recipe is the default: ``100 -> 1200 ReLU -> 1200 ReLU -> 784 sigmoid``, weights
@@ -56,14 +68,27 @@ class MLPGenerator(nn.Module):
         output_sparse_init: int | None = None,
     ) -> None:
         super().__init__()
-        activations = _per_layer("hidden_activations", hidden_activations, "relu", len(hidden_dims))
-        biases = _per_layer("hidden_init_biases", hidden_init_biases, 0.0, len(hidden_dims))
-        if output_activation not in OUTPUT_ACTIVATIONS:
-            raise ValueError(
-                f"output_activation must be one of {sorted(OUTPUT_ACTIVATIONS)}, got {output_activation!r}."
-            )
+        owner = type(self).__name__
+        check_at_least(owner, "latent_dim", latent_dim, 1)
+        check_each_at_least(owner, "hidden_dims", hidden_dims, 1)
+        check_image_shape(owner, image_shape)
+        activations = per_layer(owner, "hidden_activations", hidden_activations, "relu", len(hidden_dims))
+        check_each_choice(owner, "hidden_activations", activations, HIDDEN_ACTIVATIONS)
+        biases = per_layer(owner, "hidden_init_biases", hidden_init_biases, 0.0, len(hidden_dims))
+        check_choice(owner, "output_activation", output_activation, OUTPUT_ACTIVATIONS)
         if output_bias_from_data and output_activation != "sigmoid":
-            raise ValueError("output_bias_from_data=True needs output_activation='sigmoid'.")
+            raise ConfigError(
+                f"{owner}: output_bias_from_data=True needs output_activation='sigmoid', got "
+                f"{output_activation!r}; set output_bias_from_data to false or use the sigmoid output."
+            )
+        check_init_range(owner, "init_range", init_range)
+        check_init_range(owner, "output_init_range", output_init_range)
+        fan_in = hidden_dims[-1] if len(hidden_dims) else latent_dim
+        if output_sparse_init is not None and not 1 <= output_sparse_init <= fan_in:
+            raise ConfigError(
+                f"{owner}: output_sparse_init must be between 1 and {fan_in} (the inputs of the output layer), "
+                f"got {output_sparse_init!r}."
+            )
         self.latent_dim = latent_dim
         self.image_shape = tuple(image_shape)
         self.output_activation = output_activation
@@ -106,22 +131,18 @@ class MLPGenerator(nn.Module):
 
 
 def hidden_activation(name: str) -> nn.Module:
-    """A hidden layer's nonlinearity by name: ``relu``, ``sigmoid`` or ``tanh``."""
+    """A hidden layer's nonlinearity by name: ``relu``, ``sigmoid`` or ``tanh``.
+
+    Raises:
+        ConfigError: ``name`` is none of them (the networks check their ``hidden_activations`` first,
+            with a message that names them).
+    """
     if name not in HIDDEN_ACTIVATIONS:
-        raise ValueError(f"hidden activations must be among {sorted(HIDDEN_ACTIVATIONS)}, got {name!r}.")
+        raise ConfigError(f"A hidden layer's activation must be one of {sorted(HIDDEN_ACTIVATIONS)}, got {name!r}.")
     return HIDDEN_ACTIVATIONS[name]()
 
 
-def _per_layer(name: str, values: Sequence | None, default: object, count: int) -> list:
-    """``values`` as a list of one entry per hidden layer (``default`` for all when ``None``)."""
-    if values is None:
-        return [default] * count
-    if len(values) != count:
-        raise ValueError(f"{name} needs one entry per hidden layer ({count}), got {len(values)}.")
-    return list(values)
-
-
-class MaxoutDiscriminator(nn.Module):
+class MaxoutDiscriminator(Discriminator):
     """Maxout discriminator with the paper's per-layer dropout; returns logits (no sigmoid).
 
     MNIST recipe (the default): ``784 -> maxout 240 x 5 -> maxout 240 x 5 -> 1``, weights
@@ -150,9 +171,13 @@ class MaxoutDiscriminator(nn.Module):
         init_range: float = 0.005,
     ) -> None:
         super().__init__()
-        for name, keep in (("input_keep", input_keep), ("hidden_keep", hidden_keep)):
-            if not 0 < keep <= 1:
-                raise ValueError(f"{name} must be in (0, 1], got {keep}.")
+        owner = type(self).__name__
+        check_image_shape(owner, image_shape)
+        check_each_at_least(owner, "hidden_units", hidden_units, 1)
+        check_at_least(owner, "pieces", pieces, 1)
+        check_keep_probability(owner, "input_keep", input_keep)
+        check_keep_probability(owner, "hidden_keep", hidden_keep)
+        check_init_range(owner, "init_range", init_range)
         self.image_shape = tuple(image_shape)
         widths = [math.prod(self.image_shape), *hidden_units]
         layers: list[nn.Module] = []
@@ -169,7 +194,7 @@ class MaxoutDiscriminator(nn.Module):
         return self.layers(images.flatten(start_dim=1)).squeeze(-1)
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(Discriminator):
     """A modern fully connected discriminator: LeakyReLU layers with dropout, returns logits.
 
     Not the paper's (that is :class:`MaxoutDiscriminator`); the common baseline of later MLP
@@ -192,8 +217,14 @@ class MLPDiscriminator(nn.Module):
         dropout: float = 0.3,
     ) -> None:
         super().__init__()
+        owner = type(self).__name__
+        check_image_shape(owner, image_shape)
+        check_each_at_least(owner, "hidden_dims", hidden_dims, 1)
         if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}.")
+            raise ConfigError(
+                f"{owner}: dropout must be in [0, 1), got {dropout!r}; it is the probability of dropping a unit "
+                "(0 for no dropout)."
+            )
         self.image_shape = tuple(image_shape)
         widths = [math.prod(self.image_shape), *hidden_dims]
         layers: list[nn.Module] = []

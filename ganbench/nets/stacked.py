@@ -11,12 +11,20 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ganbench.errors import ConfigError, ShapeMismatchError
+from ganbench.errors import ConfigError, ShapeMismatchError, first_line
+from ganbench.nets.arguments import (
+    check_at_least,
+    check_each_at_least,
+    check_each_choice,
+    check_init_range,
+    check_one_per_layer,
+)
+from ganbench.nets.base import Generator
 from ganbench.nets.layers import init_uniform_
-from ganbench.nets.mlp import hidden_activation
+from ganbench.nets.mlp import HIDDEN_ACTIVATIONS, hidden_activation
 
 
-class StackedGenerator(nn.Module):
+class StackedGenerator(Generator):
     """``top(bottom(z))``: a fully connected ``bottom`` whose output is the ``top`` generator's noise.
 
     The architecture comes entirely from the arguments, so a checkpoint of this generator reloads
@@ -49,12 +57,17 @@ class StackedGenerator(nn.Module):
         pretrained_checkpoint: str | None = None,
     ) -> None:
         super().__init__()
-        if not hidden_dims or not len(hidden_dims) == len(hidden_activations) == len(hidden_init_biases):
-            raise ValueError("StackedGenerator needs hidden_dims with one activation and one init bias per layer.")
+        owner = type(self).__name__
+        check_at_least(owner, "latent_dim", latent_dim, 1)
+        check_each_at_least(owner, "hidden_dims", hidden_dims, 1, allow_empty=False)
+        check_one_per_layer(owner, "hidden_activations", hidden_activations, len(hidden_dims))
+        check_one_per_layer(owner, "hidden_init_biases", hidden_init_biases, len(hidden_dims))
+        check_each_choice(owner, "hidden_activations", hidden_activations, HIDDEN_ACTIVATIONS)
+        check_init_range(owner, "init_range", init_range)
         if getattr(top, "latent_dim", None) != hidden_dims[-1]:
-            raise ValueError(
-                f"the top generator takes noise of size {getattr(top, 'latent_dim', None)} but the bottom stack "
-                f"ends in {hidden_dims[-1]} units; make top's latent_dim equal to hidden_dims[-1]."
+            raise ConfigError(
+                f"{owner}: the top generator takes noise of size {getattr(top, 'latent_dim', None)} but the bottom "
+                f"stack ends in {hidden_dims[-1]} units; make top's latent_dim equal to hidden_dims[-1]."
             )
         self.latent_dim = latent_dim
         self.pretrained_checkpoint = pretrained_checkpoint
@@ -104,7 +117,7 @@ def load_generator_state(path: str | Path, like: nn.Module) -> dict[str, Tensor]
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # unpickling errors come in many types
-        raise ConfigError(f"cannot read pretrained_checkpoint {path}: {str(error).splitlines()[0]}") from None
+        raise ConfigError(f"cannot read pretrained_checkpoint {path}: {first_line(error)}") from None
     prefix = "generator."
     state = {
         key[len(prefix) :]: value for key, value in checkpoint.get("state_dict", {}).items() if key.startswith(prefix)

@@ -12,7 +12,6 @@ from torch.testing import assert_close
 import ganbench.metrics.parzen as parzen_module
 from ganbench.metrics import (
     DEFAULT_SIGMAS,
-    ParzenLogLikelihood,
     parzen_log_likelihood,
     parzen_summary,
     select_sigma,
@@ -132,36 +131,16 @@ def test_select_sigma_sees_only_validation_data():
     assert select_sigma(near, centres, grid)[0] == best_near  # deterministic given the validation set
 
 
-class TestMetric:
-    def test_matches_the_functional_form_across_updates(self):
-        centres = random_set(30, MNIST_DIMENSION, seed=17)
-        batches = [random_set(count, MNIST_DIMENSION, seed=18 + count) for count in (5, 1, 12)]
-        metric = ParzenLogLikelihood(sigma=0.2, centres=centres)
-        for batch in batches:
-            metric.update(batch)
-        all_values = parzen_log_likelihood(torch.cat(batches), centres, sigma=0.2)
-        assert_close(metric.compute(), all_values.mean(), atol=1e-9, rtol=0)
-        numpy_values = all_values.numpy()
-        expected_error = np.std(numpy_values) / np.sqrt(numpy_values.size)
-        assert metric.standard_error().item() == pytest.approx(expected_error, rel=1e-9)
-        assert parzen_summary(all_values) == pytest.approx((numpy_values.mean(), expected_error), rel=1e-12)
+def test_summary_is_the_mean_and_the_population_standard_error():
+    centres = random_set(30, MNIST_DIMENSION, seed=17)
+    values = parzen_log_likelihood(random_set(18, MNIST_DIMENSION, seed=18), centres, sigma=0.2)
+    numpy_values = values.numpy()
+    expected_error = np.std(numpy_values) / np.sqrt(numpy_values.size)
+    assert parzen_summary(values) == pytest.approx((numpy_values.mean(), expected_error), rel=1e-12)
 
-    def test_set_centres_resets_and_missing_centres_are_reported(self):
-        centres = random_set(10, 8, seed=30)
-        metric = ParzenLogLikelihood(sigma=0.5)
-        assert metric.higher_is_better and not metric.full_state_update
-        with pytest.raises(RuntimeError, match="no centres"):
-            metric.update(random_set(2, 8, seed=31))
-        metric.set_centres(centres)
-        metric.update(random_set(3, 8, seed=32))
-        metric.set_centres(centres)
-        assert metric.total.item() == 0
-        metric.update(random_set(4, 8, seed=33))
-        assert metric.total.item() == 4 and metric.sum_log_likelihood.dtype == torch.float64
-        assert "centres" not in metric.state_dict()
 
-    def test_docstring_examples_run(self):
-        assert doctest.testmod(parzen_module).failed == 0
+def test_docstring_examples_run():
+    assert doctest.testmod(parzen_module).failed == 0
 
 
 @pytest.mark.parametrize(
@@ -185,15 +164,13 @@ def test_bad_input_raises_a_clear_value_error(x, centres, sigma, message):
         parzen_log_likelihood(x, centres, sigma)
 
 
-def test_bad_grid_and_metric_arguments_raise_value_error():
+def test_bad_grid_and_summary_arguments_raise_value_error():
     x, centres = torch.rand(3, 5), torch.rand(4, 5)
     with pytest.raises(ValueError, match="sigma grid is empty"):
         select_sigma(x, centres, sigmas=[])
     with pytest.raises(ValueError, match="sigma must be a finite positive"):
         select_sigma(x, centres, sigmas=[0.1, -1.0])
-    with pytest.raises(ValueError, match="sigma must be a finite positive"):
-        ParzenLogLikelihood(sigma=0.0)
-    with pytest.raises(ValueError, match="batch_size and centre_chunk must be positive"):
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
         parzen_log_likelihood(x, centres, 0.1, batch_size=0)
     with pytest.raises(ValueError, match="log_likelihoods is empty"):
         parzen_summary(torch.empty(0))

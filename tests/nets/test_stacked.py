@@ -55,7 +55,9 @@ def test_mlp_generator_output_init_range_and_argument_checks():
     assert generator.output_range is None
     with pytest.raises(ValueError, match=r"hidden_activations needs one entry per hidden layer \(2\), got 1"):
         MLPGenerator(hidden_dims=(8, 8), hidden_activations=("relu",))
-    with pytest.raises(ValueError, match="hidden activations must be among"):
+    with pytest.raises(
+        ValueError, match=r"every entry of hidden_activations must be one of \[.relu., .sigmoid., .tanh.\]"
+    ):
         MLPGenerator(hidden_dims=(8,), hidden_activations=("softplus",))
 
 
