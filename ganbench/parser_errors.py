@@ -11,6 +11,8 @@ import inspect
 import re
 from collections.abc import Iterable
 
+import torch
+
 _PARSER_KEY = re.compile(r'Parser key "([^"]+)"')
 _CLASS_PATH_PROBLEM = re.compile(r"Problem with given class_path '([^']+)':\s*\n\s*(.+)")
 _NOT_ACCEPTED = re.compile(r"Option '([^']+)' is not accepted")
@@ -56,9 +58,31 @@ def explain(message: str, known_keys: Iterable[str] = (), help_command: str = "g
     if "either not accessible or invalid" in text and key:
         given = re.search(r"Expected a path but (\S+) either not accessible", text)
         value = given.group(1) if given else "the value"
+        network = _network_not_subclassing_the_base(value, key)
+        if network:
+            return f"{key}: {network}"
         hint = _suggest(value.rpartition(".")[2], _ganbench_class_names())
         return f"{key}: {value} is neither an importable class_path nor a valid value{hint}; {see_help}."
     return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _network_not_subclassing_the_base(class_path: str, key: str) -> str:
+    """Says so when ``class_path`` is an ``nn.Module`` given as a generator or discriminator that is not one."""
+    base_name = {"model.generator": "Generator", "model.discriminator": "Discriminator"}.get(key)
+    module_name, _, class_name = class_path.rpartition(".")
+    if base_name is None or not module_name:
+        return ""
+    try:
+        found = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError):
+        return ""
+    if not isinstance(found, type) or not issubclass(found, torch.nn.Module):
+        return ""
+    return (
+        f"{class_path} is an nn.Module but not a ganbench.nets.{base_name}; subclass it "
+        f"(from ganbench.nets import {base_name}; class {class_name}({base_name}): ...), which adds nothing "
+        "but the contract (docs: ganbench/nets/base.py)."
+    )
 
 
 def _suggest(name: str, candidates: Iterable[str], prefix: str = "") -> str:

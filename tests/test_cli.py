@@ -115,6 +115,15 @@ def test_user_generator_from_own_package_plugs_in_by_class_path(tmp_path):
 QUICKSTART = f"--config={REPO / 'configs/quickstart.yaml'}"
 
 
+def test_plain_module_as_generator_is_one_line_saying_to_subclass_generator(tmp_path):
+    (tmp_path / "plainlab.py").write_text(
+        USER_PACKAGE.replace("class MyGenerator(Generator)", "class MyGenerator(nn.Module)")
+    )
+    result = run_ganbench("fit", QUICKSTART, "--model.generator=plainlab.MyGenerator", cwd=tmp_path)
+    line = one_error_line(result)
+    assert "plainlab.MyGenerator is an nn.Module but not a ganbench.nets.Generator; subclass it" in line
+
+
 def one_error_line(result) -> str:
     """The run's only stderr line, checked to be ganbench's one-line error (no traceback, no usage block)."""
     assert result.returncode == 2, result.stderr
