@@ -9,9 +9,11 @@ run saves and where it may write are :mod:`ganbench.runs.saving`'s and :mod:`gan
 """
 
 import copy
+import logging
 import sys
 import warnings
 from dataclasses import asdict
+from importlib.metadata import version
 
 from lightning.pytorch import LightningDataModule
 
@@ -131,9 +133,25 @@ def ddp_strategy_for_gans(strategy: object) -> object:
     return strategy
 
 
+class _WithoutLightningTips(logging.Filter):
+    """Drops Lightning's advertising tips (``💡 Tip: ...``) from an ordinary run's output."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith("💡")
+
+
+logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_WithoutLightningTips())
+# Deprecation notices that libraries raise about each other's internals: nothing a user can act on.
+warnings.filterwarnings("ignore", message=r".*LeafSpec.* is deprecated")
+warnings.filterwarnings("ignore", message="'set_vital' is deprecated")
+
+
 def main(args: list[str] | None = None) -> None:
     """Console entry point ``ganbench``: ``sweep`` and ``compare``, or LightningCLI's ``fit|validate|test|predict``."""
     words = sys.argv[1:] if args is None else list(args)
+    if words in (["--version"], ["-V"]):
+        print(f"ganbench {version('ganbench')} (lightning {version('lightning')}, torch {version('torch')})")
+        return
     if words and words[0] == "sweep":
         from ganbench.sweep import main as sweep_main
 
@@ -143,12 +161,13 @@ def main(args: list[str] | None = None) -> None:
 
         raise SystemExit(compare_main(words[1:]))
     try:
-        run_cli(GanbenchCLI, "ganbench", args)
+        run_cli(GanbenchCLI, "ganbench", args, description=_DESCRIPTION)
     finally:
         if not words or words[0] in ("-h", "--help"):
             print(_MORE_SUBCOMMANDS)
 
 
+_DESCRIPTION = "ganbench: train, evaluate and compare GANs (Goodfellow et al. 2014 and variants) with Lightning."
 _MORE_SUBCOMMANDS = """
 ganbench also has:
   sweep               Run a grid of overrides over seeds, one run after another (ganbench sweep --help)

@@ -30,16 +30,20 @@ class OneLineErrorsCLI(LightningCLI):
             raise ConfigError(explain(str(error), parser_keys(parser), help_command)) from None
 
 
-def run_cli(cli_class: type[LightningCLI], program: str, args: list[str] | None = None) -> None:
+def run_cli(
+    cli_class: type[LightningCLI], program: str, args: list[str] | None = None, description: str | None = None
+) -> None:
     """Runs a LightningCLI so that a user's mistake ends in one ``<program>: error: ...`` line.
 
     Args:
         cli_class: the LightningCLI subclass to run.
         program: the command's name, starting the error line.
         args: command-line arguments (``sys.argv`` when ``None``).
+        description: the first line of ``--help`` (instead of Lightning's "Lightning Trainer command line tool").
     """
+    parser_kwargs = {"prog": program, **({"description": description} if description else {})}
     try:
-        cli_class(args=args, parser_kwargs={"prog": program})
+        cli_class(args=args, parser_kwargs=parser_kwargs)
     except Exception as error:
         user_error = _find_user_error(error)
         if user_error is None:

@@ -198,7 +198,10 @@ def test_test_writes_results_json_into_the_trained_runs_folder_and_logs_there(wo
 def test_no_last_checkpoint_starts_a_new_run_saying_so_and_tells_a_sweep_its_folder(workdir, monkeypatch):
     record = workdir / "record.txt"
     monkeypatch.setenv("GANBENCH_RUN_RECORD", str(record))
-    output = ganbench(workdir, "fit", "--config=tiny.yaml", "--trainer.max_steps=5", "--ckpt_path=last")
-    assert "no last.ckpt under runs/tiny; starting a new run" in output
+    result = run_ganbench("fit", "--config=tiny.yaml", "--trainer.max_steps=5", "--ckpt_path=last", cwd=workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "no last.ckpt under runs/tiny; starting a new run" in result.stdout
+    everything = result.stdout + result.stderr  # an ordinary run: no library tips or deprecation notices
+    assert "Tip:" not in everything and "deprecated" not in everything.lower()
     assert (workdir / "runs/tiny/version_0/checkpoints/last.ckpt").is_file()
     assert record.read_text().splitlines() == [str((workdir / "runs/tiny/version_0").absolute())]
