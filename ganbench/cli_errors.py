@@ -14,11 +14,18 @@ from ganbench.parser_errors import explain, parser_keys
 
 
 class OneLineErrorsCLI(LightningCLI):
-    """A LightningCLI whose config errors (unknown key, wrong type, class path that does not import) are one line."""
+    """A LightningCLI whose config errors (unknown key, wrong type, class path that does not import) are one line.
+
+    Abbreviated options are refused: argparse would take ``--model.schedul`` for ``--model.schedule``.
+    """
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs["parser_kwargs"] = {"exit_on_error": False, **(kwargs.get("parser_kwargs") or {})}
         super().__init__(*args, **kwargs)
+
+    def init_parser(self, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        return super().init_parser(**kwargs)
 
     def parse_arguments(self, parser, args) -> None:
         try:

@@ -229,5 +229,20 @@ def test_version_and_help_name_ganbench(capsys):
         main(["--help"])
     assert stop.value.code == 0
     help_text = capsys.readouterr().out
-    assert "ganbench: train, evaluate and compare GANs" in help_text and "Lightning Trainer command line" not in help_text
+    assert "ganbench: train, evaluate and compare GANs" in help_text
+    assert "Lightning Trainer command line" not in help_text
     assert "sweep" in help_text and "compare" in help_text
+
+
+def test_an_abbreviated_key_is_refused_with_its_did_you_mean(capsys):
+    """argparse would take --model.schedul for --model.schedule; ganbench turns abbreviations off."""
+    from ganbench.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", QUICKSTART, "--model.schedul=simultaneous", "--print_config"])
+    assert stop.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == (
+        "ganbench: error: unknown option --model.schedul (did you mean --model.schedule?); "
+        "run `ganbench fit --help` for the accepted options."
+    )
