@@ -59,15 +59,21 @@ def _loggers_writing_to(logger: Any, folder: Path, record: RunRecord) -> Any:
     for each in loggers:
         name = _class_name(each)
         if name in _VERSIONED_NAMES:
-            _set(each, save_dir=str(folder.parent.parent), name=folder.parent.name, version=folder.name)
+            _set(each, save_dir=str(folder.parent.parent), name=folder.parent.name, version=_version(folder))
             if name == "TensorBoardLogger":
                 _set(each, default_hp_metric=False)
         elif name in _WANDB_NAMES:
             _point_wandb(each, folder, record)
     if not any(_class_name(each) == "CSVLogger" for each in loggers):
         loggers.append(_logger(CSV))
-        _set(loggers[-1], save_dir=str(folder.parent.parent), name=folder.parent.name, version=folder.name)
+        _set(loggers[-1], save_dir=str(folder.parent.parent), name=folder.parent.name, version=_version(folder))
     return loggers
+
+
+def _version(folder: Path) -> int | str:
+    """``version_3`` -> 3 (TensorBoard and CSV then name the folder ``version_3`` and the progress bar shows 3)."""
+    number = folder.name.removeprefix("version_")
+    return int(number) if number.isdigit() else folder.name
 
 
 def _point_wandb(logger: Namespace, folder: Path, record: RunRecord) -> None:
