@@ -20,6 +20,8 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.loggers import WandbLogger
 
+from ganbench.runs.folders import write_text_whole
+
 RESULTS_FILE = "results.json"
 
 
@@ -65,9 +67,7 @@ def write_test_results(trainer: pl.Trainer, folder: Path, checkpoint: Any, run: 
         return None
     results = test_results(trainer, checkpoint, run)
     path = Path(folder) / RESULTS_FILE
-    temporary = path.with_name(f".{RESULTS_FILE}.tmp")
-    temporary.write_text(json.dumps(results, indent=2, allow_nan=True) + "\n")
-    temporary.replace(path)
+    write_text_whole(path, json.dumps(results, indent=2, allow_nan=True) + "\n")
     for logger in trainer.loggers:
         if isinstance(logger, WandbLogger):
             values = {key: entry["value"] for key, entry in results["metrics"].items()}

@@ -59,10 +59,15 @@ def read_run_record(folder: str | Path) -> RunRecord | None:
 
 
 def write_run_record(folder: Path, record: RunRecord) -> None:
-    """Writes ``run.yaml`` (replacing it whole, so a reader never sees half a file)."""
-    temporary = folder / f".{RUN_RECORD}.tmp"
-    temporary.write_text(yaml.safe_dump(asdict(record), sort_keys=False))
-    temporary.replace(folder / RUN_RECORD)
+    """Writes ``run.yaml``."""
+    write_text_whole(folder / RUN_RECORD, yaml.safe_dump(asdict(record), sort_keys=False))
+
+
+def write_text_whole(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path`` through a temporary file renamed over it, so a reader never sees half a file."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
 
 
 def new_wandb_id() -> str:

@@ -16,6 +16,7 @@ built by Lightning as usual, only told where to write and what the run is called
 callbacks (sample grids, config, results) write.
 """
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,8 @@ def point_run_at_folder(config: Namespace, folder: Path, record: RunRecord) -> N
     trainer.default_root_dir = str(folder)
     trainer.logger = _loggers_writing_to(trainer.get("logger"), folder, record)
     for callback in trainer.get("callbacks") or []:
-        if _is_checkpoint_callback(callback) and callback.init_args.get("dirpath") is None:
-            callback.init_args.dirpath = str(folder / CHECKPOINTS)
+        if _is_checkpoint_callback(callback) and (callback.get("init_args") or {}).get("dirpath") is None:
+            _set(callback, dirpath=str(folder / CHECKPOINTS))
 
 
 def uses_wandb(config: Namespace) -> bool:
@@ -56,6 +57,8 @@ def _loggers_writing_to(logger: Any, folder: Path, record: RunRecord) -> Any:
     if logger is False:
         return False
     loggers = _as_list(logger) or [_logger(TENSORBOARD)]  # None/True: Lightning's default, TensorBoard
+    if not any(_class_name(each) == "CSVLogger" for each in loggers):
+        loggers.append(_logger(CSV))
     for each in loggers:
         name = _class_name(each)
         if name in _VERSIONED_NAMES:
@@ -64,9 +67,6 @@ def _loggers_writing_to(logger: Any, folder: Path, record: RunRecord) -> Any:
                 _set(each, default_hp_metric=False)
         elif name in _WANDB_NAMES:
             _point_wandb(each, folder, record)
-    if not any(_class_name(each) == "CSVLogger" for each in loggers):
-        loggers.append(_logger(CSV))
-        _set(loggers[-1], save_dir=str(folder.parent.parent), name=folder.parent.name, version=_version(folder))
     return loggers
 
 
@@ -90,11 +90,12 @@ def _logger(class_path: str) -> Namespace:
     return Namespace(class_path=class_path, init_args=Namespace())
 
 
-def _set(logger: Namespace, **values: Any) -> None:
-    if logger.get("init_args") is None:
-        logger.init_args = Namespace()
+def _set(entry: Namespace, **values: Any) -> None:
+    """Sets ``init_args`` of a logger or callback entry of the config."""
+    if entry.get("init_args") is None:
+        entry.init_args = Namespace()
     for key, value in values.items():
-        logger.init_args[key] = value
+        entry.init_args[key] = value
 
 
 def _as_list(logger: Any) -> list[Any]:
@@ -114,10 +115,7 @@ def _is_checkpoint_callback(callback: Any) -> bool:
         return False
     module_name, _, class_name = str(callback.class_path).rpartition(".")
     try:
-        module = __import__(module_name, fromlist=[class_name])
-        found = getattr(module, class_name)
+        found = getattr(importlib.import_module(module_name), class_name)
     except (ImportError, AttributeError, ValueError):
         return False
-    if callback.get("init_args") is None:
-        callback.init_args = Namespace()
     return isinstance(found, type) and issubclass(found, ModelCheckpoint)

@@ -133,11 +133,15 @@ def describe_run(
         options: the ``run:`` options given by the user.
     """
     variant = " ".join([experiment] + [f"{short_key(key)}={short_value(value)}" for key, value in overrides])
-    seeded = isinstance(seed, int) and not isinstance(seed, bool)
-    name = options.name or (f"{variant} seed={seed}" if seeded else variant)
+    name = options.name or (f"{variant} seed={seed}" if fixed_seed(seed) is not None else variant)
     group = options.group or variant
     tags = list(options.tags) if options.tags is not None else default_tags(config)
     return name, group, tags
+
+
+def fixed_seed(seed: Any) -> int | None:
+    """``seed_everything`` when it is a fixed seed (an int), ``None`` for ``False``, ``True`` or ``None``."""
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 def default_tags(config: Any) -> list[str]:

@@ -10,7 +10,7 @@ from jsonargparse import Namespace
 
 from ganbench.runs.folders import RunRecord, find_run_folder, new_wandb_id, read_run_record, write_run_record
 from ganbench.runs.loggers import point_run_at_folder, uses_wandb
-from ganbench.runs.names import RunOptions, command_line_overrides, describe_run, experiment_name
+from ganbench.runs.names import RunOptions, command_line_overrides, describe_run, experiment_name, fixed_seed
 from ganbench.runs.writable import check_output_folders_writable
 
 # Set by rank 0 for the processes Lightning starts for the other DDP ranks, so that they share its folder.
@@ -45,9 +45,10 @@ def plan_run(config: Namespace, subcommand: str, words: list[str]) -> RunPlan:
         subcommand: ``fit``, ``validate``, ``test`` or ``predict``.
         words: the command line, for the overrides that name the run.
     """
-    options = RunOptions(**_as_dict(config.get("run")))
+    given = _as_dict(config.get("run"))
+    options = RunOptions(**given)
     experiment = options.experiment or experiment_name(config.get("config") or [])
-    config.run = Namespace(**{**_as_dict(config.get("run")), "experiment": experiment})
+    config.run = Namespace(**{**given, "experiment": experiment})
     user_config = copy.deepcopy(config)
     root = Path(str(config.trainer.get("default_root_dir") or "."))
     other_rank_folder = os.environ.get(_FOLDER_FOR_OTHER_RANKS) if _is_other_rank() else None
@@ -73,8 +74,7 @@ def _record(folder: Path, experiment: str, config: Namespace, words: list[str], 
     if record is None:
         seed = config.get("seed_everything")
         name, group, tags = describe_run(experiment, command_line_overrides(words), seed, config, options)
-        seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
-        record = RunRecord(experiment, name, group, tags, seed, folder.name)
+        record = RunRecord(experiment, name, group, tags, fixed_seed(seed), folder.name)
     if uses_wandb(config) and record.wandb_id is None:
         record.wandb_id = os.environ.get("WANDB_RUN_ID") or new_wandb_id()  # wandb agent names its runs
     return record
