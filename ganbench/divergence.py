@@ -16,6 +16,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from ganbench.errors import GanbenchError
+from ganbench.library_internals import checkpoint_interval
 from ganbench.run_state import world_size
 
 _NONE = 2**62  # "no non-finite step" in the all-reduce of the earliest one
@@ -140,6 +141,48 @@ class DivergencePolicy:
     def load_state(self, state: dict[str, Any]) -> None:
         self.lr_scale = state.get("lr_scale", 1.0)
         self.rollbacks = state.get("rollbacks", 0)
+
+
+class DivergenceGuard(DivergencePolicy, pl.Callback):
+    """Watches a GAN for non-finite values, in the style of ``EarlyStopping(check_finite=True)``.
+
+    :class:`ganbench.GAN` adds it to the trainer itself (``configure_callbacks``), built from its
+    ``on_divergence``, ``rollback_lr_factor`` and ``max_rollbacks`` arguments. Each training step returns the
+    tensors to watch (``{"watched": [...]}``: losses and logits); the guard adds them to its device-side
+    record and reads the record, one host sync, only where it matters: on the steps Lightning writes
+    logs, before a step after which a checkpoint may be written, when validation starts, and once more
+    inside every checkpoint save.
+
+    Args: those of :class:`DivergencePolicy`, what to do on a non-finite step (stop or roll back).
+    """
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, *args: Any) -> None:
+        watched = outputs.get("watched") if isinstance(outputs, dict) else None
+        if not watched:
+            return
+        step = trainer.global_step
+        self.record.record(step, watched)
+        if step % max(trainer.log_every_n_steps, 1) == 0 or _checkpoint_may_follow(trainer):
+            self.check(pl_module)
+
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.state.fn == "fit":
+            self.check(pl_module)
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        """A checkpoint is never written from weights that have gone non-finite; keeps the rollback state."""
+        self.check_before_saving(pl_module)
+        checkpoint.setdefault("ganbench", {}).update(self.state())
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        self.load_state(checkpoint.get("ganbench", {}))
+
+
+def _checkpoint_may_follow(trainer: pl.Trainer) -> bool:
+    """Whether a checkpoint may be written before the next step (so the weights must be checked now)."""
+    step = trainer.global_step
+    every = [checkpoint_interval(callback) for callback in trainer.checkpoint_callbacks]
+    return trainer.is_last_batch or step == trainer.max_steps or any(n and step % n == 0 for n in every)
 
 
 def scale_learning_rates(trainer: pl.Trainer, factor: float) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ganbench.checkpoints import check_checkpoint_file
 from ganbench.errors import GanbenchError
 
 _RESUME_WITH_THE_RUN_CONFIG = "Resume with the config the run was started with (config.yaml in its run folder)."
@@ -106,16 +107,14 @@ def provenance() -> dict[str, Any]:
     return {"seed": torch.initial_seed(), "versions": versions}
 
 
-def check_state_dict_matches(module: torch.nn.Module, checkpoint: dict[str, Any], path: str | None) -> None:
-    """Refuses a checkpoint whose weights do not fit ``module`` with one sentence naming the differences.
+def check_state_dict_matches(expected: dict[str, Any], saved: dict[str, Any], path: str | None) -> None:
+    """Refuses a checkpoint whose weights do not fit the module's with one sentence naming the differences.
 
     Args:
-        module: the freshly built module.
-        checkpoint: the loaded checkpoint (``state_dict`` entry).
+        expected: the freshly built module's ``state_dict()`` (or the part of it being loaded).
+        saved: the checkpoint's ``state_dict`` entry (or the same part of it).
         path: the file, for the message.
     """
-    saved = checkpoint.get("state_dict", {})
-    expected = module.state_dict()
     missing = [key for key in expected if key not in saved]
     unexpected = [key for key in saved if key not in expected]
     resized = [
@@ -144,3 +143,29 @@ def check_optimizers_match(saved_names: list[str] | None, built_names: list[str]
             f"Checkpoint {path or ''} holds optimisers {list(saved_names)} but this config builds {built_names}. "
             + _RESUME_WITH_THE_RUN_CONFIG
         )
+
+
+def load_generator_weights(module: torch.nn.Module, path: str | None) -> torch.Tensor | None:
+    """Loads G's and D's weights from a trained GAN's checkpoint into ``module`` (post hoc encoder training).
+
+    Only the ``generator.`` and ``discriminator.`` weights are taken; they must fit this config's networks
+    exactly (one sentence otherwise). The checkpoint is one ganbench wrote, so it is read with
+    ``weights_only=True``.
+
+    Args:
+        module: the :class:`ganbench.GAN` being set up.
+        path: the trained run's ``.ckpt``.
+
+    Returns:
+        The class frequencies saved with the checkpoint (a conditional model's), or ``None``.
+    """
+    if not path:
+        raise IncompatibleCheckpointError("model.generator_checkpoint is not set; point it at a trained GAN's .ckpt.")
+    check_checkpoint_file(path)
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    parts = ("generator.", "discriminator.")
+    saved = {key: value for key, value in checkpoint.get("state_dict", {}).items() if key.startswith(parts)}
+    expected = {key: value for key, value in module.state_dict().items() if key.startswith(parts)}
+    check_state_dict_matches(expected, saved, path)
+    module.load_state_dict(saved, strict=False)
+    return checkpoint.get("ganbench", {}).get("class_frequencies")

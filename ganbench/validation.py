@@ -9,15 +9,16 @@ from typing import Any
 
 import torch
 
+from ganbench.contract import discriminate, encode, eval_mode, generate, is_conditional, judges_pairs, num_classes_of
 from ganbench.errors import ShapeMismatchError, first_line
 
 
 def check_networks_fit_data(gan: Any, datamodule: Any) -> None:
-    """Runs G and D on two noise vectors and compares with the data's shape, range and labels.
+    """Runs G, D (and E) on two noise vectors and compares with the data's shape, range and labels.
 
     A network is conditional when it has an integer ``num_classes``; it then needs every training
     image labelled, with labels in ``0 .. num_classes - 1``. That is checked first, before the
-    networks run (a conditional generator may not run without labels).
+    networks run. The networks are called as in training (:mod:`ganbench.contract`).
 
     Args:
         gan: the :class:`ganbench.GAN` (needs ``generator``, ``discriminator``, ``prior``).
@@ -25,14 +26,17 @@ def check_networks_fit_data(gan: Any, datamodule: Any) -> None:
             ``pixel_range = None`` for unbounded data (then only a linear generator output fits). Its
             labels are checked when it is set up (``datasets["train"].labels``, -1 for no label).
     """
-    generator, discriminator = gan.generator, gan.discriminator
-    _check_labels(generator, discriminator, datamodule)
+    generator, discriminator, encoder = gan.generator, gan.discriminator, getattr(gan, "encoder", None)
+    for network in (generator, discriminator, encoder):
+        if network is not None:
+            _check_labels(network, datamodule)
     data_shape = tuple(getattr(datamodule, "image_shape", ()) or ())
     device = next(generator.parameters()).device
     noise = gan.prior.sample(2, generator.latent_dim, device)
-    with torch.no_grad(), _eval_mode(generator), _eval_mode(discriminator):
+    labels = torch.zeros(2, dtype=torch.long, device=device)
+    with torch.no_grad(), eval_mode(generator, discriminator, encoder):
         try:
-            images = generator(noise)
+            images = generate(generator, noise, labels if is_conditional(generator) else None)
         except RuntimeError as error:
             raise ShapeMismatchError(
                 f"{type(generator).__name__} failed on noise of shape {tuple(noise.shape)} "
@@ -43,38 +47,36 @@ def check_networks_fit_data(gan: Any, datamodule: Any) -> None:
                 f"{type(generator).__name__} makes images of shape {tuple(images.shape[1:])} but the data "
                 f"has shape {data_shape}; set the generator's image_shape (or size) to {list(data_shape)}."
             )
-        _check_discriminator(discriminator, images)
+        _check_discriminator(discriminator, images, labels, noise)
+        if encoder is not None:
+            _check_encoder(encoder, images, labels, generator.latent_dim)
     _check_range(generator, datamodule)
 
 
-def _check_labels(generator: Any, discriminator: Any, datamodule: Any) -> None:
+def _check_labels(network: Any, datamodule: Any) -> None:
     """Refuses a conditional network (integer ``num_classes``) whose training labels are missing or too large.
 
     Args:
-        generator: G; conditional when it has an integer ``num_classes``.
-        discriminator: D; likewise.
+        network: G, D or E; conditional when it has an integer ``num_classes``.
         datamodule: skipped unless set up, with ``datasets["train"].labels`` (``(N,)``, -1 = no label).
     """
     labels = _training_labels(datamodule)
-    if labels is None or len(labels) == 0:
+    num_classes = num_classes_of(network)
+    if labels is None or len(labels) == 0 or num_classes is None:
         return
     data_name = type(datamodule).__name__
-    for network in (generator, discriminator):
-        num_classes = _num_classes(network)
-        if num_classes is None:
-            continue
-        unlabelled = int((labels < 0).sum())
-        if unlabelled:
-            raise ShapeMismatchError(
-                f"{type(network).__name__} is conditional (num_classes={num_classes}) but "
-                f"{_unlabelled_images(unlabelled, len(labels), data_name)} have no labels (label -1); "
-                "use labelled data or an unconditional network."
-            )
-        if int(labels.max()) >= num_classes:
-            raise ShapeMismatchError(
-                f"{type(network).__name__} is conditional with num_classes={num_classes} but {data_name}'s "
-                f"training labels go up to {int(labels.max())}; set num_classes to {int(labels.max()) + 1} or more."
-            )
+    unlabelled = int((labels < 0).sum())
+    if unlabelled:
+        raise ShapeMismatchError(
+            f"{type(network).__name__} is conditional (num_classes={num_classes}) but "
+            f"{_unlabelled_images(unlabelled, len(labels), data_name)} have no labels (label -1); "
+            "use labelled data or an unconditional network."
+        )
+    if int(labels.max()) >= num_classes:
+        raise ShapeMismatchError(
+            f"{type(network).__name__} is conditional with num_classes={num_classes} but {data_name}'s "
+            f"training labels go up to {int(labels.max())}; set num_classes to {int(labels.max()) + 1} or more."
+        )
 
 
 def _unlabelled_images(unlabelled: int, total: int, data_name: str) -> str:
@@ -90,12 +92,6 @@ def _unlabelled_images(unlabelled: int, total: int, data_name: str) -> str:
     return f"{unlabelled} of the {total} training images of {data_name}"
 
 
-def _num_classes(network: Any) -> int | None:
-    """A conditional network's ``num_classes`` (an ``int``), or ``None`` for an unconditional one."""
-    num_classes = getattr(network, "num_classes", None)
-    return num_classes if isinstance(num_classes, int) and not isinstance(num_classes, bool) else None
-
-
 def _training_labels(datamodule: Any) -> torch.Tensor | None:
     """The training split's labels ``(N,)`` (-1 = unlabelled), or ``None`` when they are not known yet.
 
@@ -109,9 +105,14 @@ def _training_labels(datamodule: Any) -> torch.Tensor | None:
     return labels if isinstance(labels, torch.Tensor) else None
 
 
-def _check_discriminator(discriminator: Any, images: torch.Tensor) -> None:
+def _check_discriminator(discriminator: Any, images: torch.Tensor, labels: torch.Tensor, noise: torch.Tensor) -> None:
     try:
-        logits = discriminator(images)
+        logits = discriminate(
+            discriminator,
+            images,
+            labels if is_conditional(discriminator) else None,
+            noise if judges_pairs(discriminator) else None,
+        )
     except RuntimeError as error:
         raise ShapeMismatchError(
             f"{type(discriminator).__name__} failed on images of shape {tuple(images.shape[1:])}: "
@@ -121,6 +122,21 @@ def _check_discriminator(discriminator: Any, images: torch.Tensor) -> None:
         raise ShapeMismatchError(
             f"{type(discriminator).__name__} must return logits of shape (batch,), "
             f"got {tuple(logits.shape)} for a batch of {len(images)}."
+        )
+
+
+def _check_encoder(encoder: Any, images: torch.Tensor, labels: torch.Tensor, latent_dim: int) -> None:
+    try:
+        latents = encode(encoder, images, labels if is_conditional(encoder) else None)
+    except RuntimeError as error:
+        raise ShapeMismatchError(
+            f"{type(encoder).__name__} failed on images of shape {tuple(images.shape[1:])}: "
+            f"{first_line(error)}; set its image_shape to the data's."
+        ) from None
+    if tuple(latents.shape) != (len(images), latent_dim):
+        raise ShapeMismatchError(
+            f"{type(encoder).__name__} must return latents of shape (batch, {latent_dim}), "
+            f"got {tuple(latents.shape)} for a batch of {len(images)}."
         )
 
 
@@ -151,15 +167,3 @@ def _preprocessing_name(datamodule: Any) -> str:
     preprocessing = getattr(datamodule, "preprocessing", None)
     return f"preprocessing={preprocessing!r}" if preprocessing else "its preprocessing"
 
-
-class _eval_mode:  # noqa: N801 - used like a function
-    """Context manager: a module in eval mode inside, its previous mode restored after."""
-
-    def __init__(self, module: torch.nn.Module) -> None:
-        self.module, self.was_training = module, module.training
-
-    def __enter__(self) -> None:
-        self.module.eval()
-
-    def __exit__(self, *exc: object) -> None:
-        self.module.train(self.was_training)

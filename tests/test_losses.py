@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from ganbench.losses import Minimax, NonSaturating
+from ganbench.errors import ConfigError
+from ganbench.losses import R1, Hinge, Minimax, NonSaturating, RelativisticAverage
 
 
 def probability_form(real_logits, fake_logits):
@@ -71,3 +72,57 @@ def test_minimax_generator_descends_on_value_function():
     fake_logits = torch.tensor([0.3, -0.7])
     _, minimax_generator, _ = probability_form(torch.zeros(2), fake_logits)
     assert_close(Minimax().generator_loss(fake_logits).double(), minimax_generator)
+
+
+def test_hinge_equals_its_closed_form():
+    real = torch.tensor([-2.0, 0.5, 3.0], dtype=torch.float64)
+    fake = torch.tensor([-3.0, -0.5, 2.0], dtype=torch.float64)
+    # D: mean(max(0, 1 - real)) + mean(max(0, 1 + fake)) = (3 + 0.5 + 0)/3 + (0 + 0.5 + 3)/3
+    assert_close(Hinge().discriminator_loss(real, fake), torch.tensor(7.0 / 3, dtype=torch.float64))
+    assert_close(Hinge().generator_loss(fake), torch.tensor(0.5, dtype=torch.float64))
+
+
+def test_relativistic_average_equals_its_closed_form_and_sees_the_real_logits():
+    real = torch.tensor([1.0, 3.0], dtype=torch.float64)
+    fake = torch.tensor([0.0, -2.0], dtype=torch.float64)
+    # mean(real) = 2, mean(fake) = -1: r = real + 1 = [2, 4], f = fake - 2 = [-2, -4]
+    sigmoid = torch.sigmoid
+    r, f = torch.tensor([2.0, 4.0], dtype=torch.float64), torch.tensor([-2.0, -4.0], dtype=torch.float64)
+    discriminator = -0.5 * (torch.log(sigmoid(r)).mean() + torch.log(1 - sigmoid(f)).mean())
+    generator = -0.5 * (torch.log(sigmoid(f)).mean() + torch.log(1 - sigmoid(r)).mean())
+    loss = RelativisticAverage()
+    assert loss.generator_uses_real_logits
+    assert_close(loss.discriminator_loss(real, fake), discriminator)
+    assert_close(loss.generator_loss(fake, real), generator)
+
+
+def test_r1_penalty_equals_its_closed_form_for_a_linear_discriminator():
+    # D(x) = <w, x> + b has gradient w at every x: the penalty is gamma / 2 * ||w||^2.
+    weight = torch.tensor([[1.0, -2.0, 0.5, 3.0]])
+
+    def discriminate(images):
+        return images.flatten(1) @ weight.t().squeeze(-1) + 0.25
+
+    real, fake = torch.randn(6, 1, 2, 2), torch.randn(6, 1, 2, 2)
+    penalty = R1(gamma=4.0).penalty(discriminate, real, fake)
+    assert_close(penalty, torch.tensor(0.5 * 4.0 * (1 + 4 + 0.25 + 9)))
+
+
+def test_r1_penalty_of_a_quadratic_discriminator_and_its_gradient_reaches_d():
+    # D(x) = a * sum(x^2): grad = 2 a x, penalty = gamma / 2 * mean_i 4 a^2 ||x_i||^2
+    a = torch.tensor(0.3, requires_grad=True)
+    real = torch.tensor([[1.0, 2.0], [0.0, -1.0]]).view(2, 1, 1, 2)
+    penalty = R1(gamma=2.0).penalty(lambda images: a * images.flatten(1).pow(2).sum(1), real, real)
+    expected = 0.5 * 2.0 * (4 * 0.09 * (5.0 + 1.0) / 2)
+    assert_close(penalty, torch.tensor(expected))
+    penalty.backward()  # create_graph: the penalty trains D
+    assert_close(a.grad, torch.tensor(2.0 * 4 * 0.3 * 6.0 / 2 / 1))
+
+
+def test_r1_wraps_another_loss_and_refuses_a_negative_gamma():
+    real, fake = torch.tensor([0.5, -1.0]), torch.tensor([2.0, -3.0])
+    wrapped = R1(gamma=1.0, loss=Hinge())
+    assert_close(wrapped.discriminator_loss(real, fake), Hinge().discriminator_loss(real, fake))
+    assert_close(wrapped.generator_loss(fake), Hinge().generator_loss(fake))
+    with pytest.raises(ConfigError, match="gamma must be >= 0"):
+        R1(gamma=-1.0)

@@ -8,18 +8,20 @@ from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from torch import Tensor
 from torchvision.utils import make_grid, save_image
 
+from ganbench.contract import num_classes_of
 from ganbench.errors import ConfigError
 
 
 class SampleGrid(pl.Callback):
     """Every ``every_n_steps`` steps (and at the end of training) draws G(z) for the same z.
 
-    The grid goes to ``<log_dir>/samples/step_XXXXXXX.png`` and, as an image, to TensorBoard
+    For a conditional G the grid has one row per class (``nrow`` images each), and every column
+    shares its z, so a row shows one class and a column one "style". The grid goes to ``<log_dir>/samples/step_XXXXXXX.png`` and, as an image, to TensorBoard
     and Weights & Biases when they are among the trainer's loggers.
 
     Args:
         every_n_steps: steps between grids (a step as defined in :mod:`ganbench.module`).
-        num_samples: images in the grid.
+        num_samples: images in the grid (for a conditional G: ``nrow`` per class instead).
         nrow: images per row.
         seed: seed of the fixed noise, so that grids at different steps are comparable.
     """
@@ -39,10 +41,16 @@ class SampleGrid(pl.Callback):
         # trainer.log_dir is a collective under DDP: every rank must ask, so ask once, here.
         self.directory = Path(trainer.log_dir or trainer.default_root_dir) / "samples"
 
-    def fixed_noise(self, pl_module: pl.LightningModule) -> Tensor:
+    def fixed_inputs(self, pl_module: pl.LightningModule) -> tuple[Tensor, Tensor | None]:
+        """The grid's noise ``(n, latent_dim)`` and, for a conditional G, labels ``(n,)``: the same at every step."""
         generator = torch.Generator().manual_seed(self.seed)
-        noise = pl_module.prior.sample(self.num_samples, pl_module.latent_dim, "cpu", generator)
-        return noise.to(pl_module.device)
+        num_classes = num_classes_of(pl_module.generator)
+        if num_classes is None:
+            noise = pl_module.prior.sample(self.num_samples, pl_module.latent_dim, "cpu", generator)
+            return noise.to(pl_module.device), None
+        row = pl_module.prior.sample(self.nrow, pl_module.latent_dim, "cpu", generator)
+        labels = torch.arange(num_classes).repeat_interleave(self.nrow)
+        return row.repeat(num_classes, 1).to(pl_module.device), labels.to(pl_module.device)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args) -> None:
         if trainer.global_step % self.every_n_steps == 0:
@@ -78,12 +86,6 @@ class SampleGrid(pl.Callback):
                 logger.log_image("samples", [grid], step=trainer.global_step)
         return path
 
-    @torch.no_grad()
     def _generate(self, pl_module: pl.LightningModule) -> Tensor:
-        generator = pl_module.generator
-        was_training = generator.training
-        generator.eval()
-        try:
-            return generator(self.fixed_noise(pl_module))
-        finally:
-            generator.train(was_training)
+        noise, labels = self.fixed_inputs(pl_module)
+        return pl_module.sample(len(noise), labels=labels, noise=noise)
