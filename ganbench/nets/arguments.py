@@ -1,13 +1,17 @@
-"""Checks of the networks' constructor arguments, the values a user sets in a config.
+"""Checks of the networks' constructor arguments, the values a user sets in a config, and of the inputs they call for.
 
 Each check raises :class:`ganbench.errors.ConfigError` with a message that names the network (``owner``), the
 argument, the value given and the values that work, so the ``ganbench`` command prints it as one line.
+:func:`check_labels` and :func:`check_latents` check a call instead: that a conditional network gets labels
+and an unconditional one none, and the same for the latents of a discriminator of pairs.
 """
 
 import math
 from collections.abc import Iterable, Sequence
 
-from ganbench.errors import ConfigError
+from torch import Tensor
+
+from ganbench.errors import ConfigError, ShapeMismatchError
 
 
 def check_at_least(owner: str, name: str, value: float, minimum: int) -> None:
@@ -138,4 +142,67 @@ def check_one_per_layer(owner: str, name: str, values: Sequence, count: int) -> 
         raise ConfigError(
             f"{owner}: {name} needs one entry per hidden layer ({count}), got {len(values)}: {list(values)}; "
             "give it as many entries as hidden_dims."
+        )
+
+
+def check_num_classes(owner: str, num_classes: int | None) -> None:
+    """Refuses a class count below 2; ``None`` (an unconditional network) passes.
+
+    Args:
+        owner: the network's class name, first in the message.
+        num_classes: what was given.
+    """
+    if num_classes is not None:
+        check_at_least(owner, "num_classes", num_classes, 2)
+
+
+def check_labels(owner: str, num_classes: int | None, labels: Tensor | None, batch_size: int) -> None:
+    """Refuses a call of a conditional network without labels, labels to an unconditional one, and labels not ``(B,)``.
+
+    Args:
+        owner: the network's class name, first in the message.
+        num_classes: the network's ``num_classes`` (``None`` when it is not conditional).
+        labels: what the call passed.
+        batch_size: ``B``, the number of noise vectors or images in the call.
+
+    Raises:
+        ConfigError: labels missing for a conditional network, or given to an unconditional one.
+        ShapeMismatchError: labels of another shape than ``(B,)``.
+    """
+    if num_classes is not None and labels is None:
+        raise ConfigError(f"{owner} is conditional (num_classes={num_classes}): call it with labels (B,).")
+    if num_classes is None and labels is not None:
+        raise ConfigError(f"{owner} is not conditional: it takes no labels; set num_classes to make it conditional.")
+    if labels is not None and tuple(labels.shape) != (batch_size,):
+        raise ShapeMismatchError(
+            f"{owner}: labels must have shape (B,) = ({batch_size},), one class per example, got {tuple(labels.shape)}."
+        )
+
+
+def check_latents(owner: str, latent_dim: int | None, latents: Tensor | None, batch_size: int) -> None:
+    """Refuses a call of a discriminator of pairs without latents, latents to one that takes none, and a wrong shape.
+
+    Args:
+        owner: the network's class name, first in the message.
+        latent_dim: the discriminator's ``latent_dim`` (``None`` when it judges images alone).
+        latents: what the call passed.
+        batch_size: ``B``, the number of images in the call.
+
+    Raises:
+        ConfigError: latents missing for a discriminator of pairs, or given to one that takes none.
+        ShapeMismatchError: latents of another shape than ``(B, latent_dim)``.
+    """
+    if latent_dim is not None and latents is None:
+        raise ConfigError(
+            f"{owner} judges (image, latent) pairs (latent_dim={latent_dim}): call it with latents (B, {latent_dim})."
+        )
+    if latent_dim is None and latents is not None:
+        raise ConfigError(
+            f"{owner} does not judge pairs: it takes no latents; set latent_dim to make it a discriminator of "
+            "(image, latent) pairs."
+        )
+    if latents is not None and tuple(latents.shape) != (batch_size, latent_dim):
+        raise ShapeMismatchError(
+            f"{owner}: latents must have shape (B, latent_dim) = ({batch_size}, {latent_dim}), "
+            f"got {tuple(latents.shape)}."
         )

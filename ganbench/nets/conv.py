@@ -3,6 +3,9 @@
 Generator: ``100 -> 8000 ReLU -> 8000 sigmoid -> reshape 80 x 10 x 10 -> transposed convolution
 5 x 5, stride 3 -> 3 x 32 x 32``, linear output (the data is contrast-normalised, not pixels).
 Discriminator: three maxout convolution layers with max pooling, a maxout layer, one logit.
+
+Both can be conditional (``num_classes`` set): G reads the one-hot label concatenated to z (Mirza &
+Osindero 2014), D is a projection discriminator (Miyato & Koyama 2018).
 """
 
 import math
@@ -20,11 +23,19 @@ from ganbench.nets.arguments import (
     check_image_shape,
     check_init_range,
     check_keep_probability,
+    check_labels,
+    check_num_classes,
     check_one_per_layer,
 )
 from ganbench.nets.base import Discriminator, Generator
 from ganbench.nets.layers import Maxout, init_uniform_
-from ganbench.nets.mlp import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS, OUTPUT_RANGES, hidden_activation
+from ganbench.nets.mlp import (
+    HIDDEN_ACTIVATIONS,
+    OUTPUT_ACTIVATIONS,
+    OUTPUT_RANGES,
+    append_conditions,
+    hidden_activation,
+)
 
 
 def transposed_convolution_size(size: int, kernel_size: int, stride: int, padding: int) -> int:
@@ -44,6 +55,9 @@ class DeconvGenerator(Generator):
     exactly 32 x 32, so nothing is padded or cropped. As in pylearn2's ``Deconv`` with
     ``tied_b: 0`` the output bias is *untied*: one bias per output pixel and channel.
 
+    Conditional (``num_classes`` set, Mirza & Osindero 2014): the one-hot label is concatenated to z,
+    so the first layer reads ``latent_dim + num_classes`` inputs, initialised like the rest.
+
     Args:
         latent_dim: size of the noise vector z.
         hidden_dims: widths of the fully connected layers; the last must equal
@@ -57,8 +71,10 @@ class DeconvGenerator(Generator):
         output_activation: ``linear`` (contrast-normalised data), ``sigmoid`` or ``tanh``.
         init_range: all weights start ``U(-init_range, init_range)``, biases at 0.
         untied_bias: one output bias per pixel (the released code) rather than per channel.
+        num_classes: number of classes of a conditional generator; ``None`` (the paper's) for an
+            unconditional one.
 
-    Shapes: ``(B, latent_dim) -> (B, C, H, W)``.
+    Shapes: ``(B, latent_dim)`` noise and, when conditional, ``(B,)`` labels ``-> (B, C, H, W)``.
     """
 
     def __init__(
@@ -74,6 +90,7 @@ class DeconvGenerator(Generator):
         output_activation: str = "linear",
         init_range: float = 0.05,
         untied_bias: bool = True,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
         owner = type(self).__name__
@@ -88,7 +105,9 @@ class DeconvGenerator(Generator):
         check_at_least(owner, "padding", padding, 0)
         check_choice(owner, "output_activation", output_activation, OUTPUT_ACTIVATIONS)
         check_init_range(owner, "init_range", init_range)
+        check_num_classes(owner, num_classes)
         self.latent_dim = latent_dim
+        self.num_classes = num_classes
         self.feature_shape = tuple(feature_shape)
         self.image_shape = tuple(image_shape)
         self.output_activation = output_activation
@@ -106,7 +125,7 @@ class DeconvGenerator(Generator):
                 f"{list(self.image_shape[1:])}; change kernel_size, stride, padding or feature_shape so that "
                 "stride * (size - 1) - 2 * padding + kernel_size is the image's size."
             )
-        widths = [latent_dim, *hidden_dims]
+        widths = [latent_dim + (num_classes or 0), *hidden_dims]  # z, then the one-hot label when conditional
         layers: list[nn.Module] = []
         for width_in, width_out, activation in zip(widths[:-1], widths[1:], hidden_activations):
             layers += [nn.Linear(width_in, width_out), hidden_activation(activation)]
@@ -126,8 +145,10 @@ class DeconvGenerator(Generator):
         """The interval the output activation maps to (``None`` when unbounded)."""
         return OUTPUT_RANGES[self.output_activation]
 
-    def forward(self, noise: Tensor) -> Tensor:
-        features = self.hidden(noise).view(noise.shape[0], *self.feature_shape)  # (B, 80, 10, 10)
+    def forward(self, noise: Tensor, labels: Tensor | None = None) -> Tensor:
+        check_labels(type(self).__name__, self.num_classes, labels, noise.shape[0])
+        inputs = append_conditions(noise, labels, self.num_classes)  # (B, latent_dim [+ num_classes])
+        features = self.hidden(inputs).view(noise.shape[0], *self.feature_shape)  # (B, 80, 10, 10)
         images = self.deconvolution(features)  # (B, 3, 32, 32)
         if self.pixel_bias is not None:
             images = images + self.pixel_bias
@@ -192,6 +213,12 @@ class MaxoutConvDiscriminator(Discriminator):
     biases. Dropout as in the MNIST recipe, on the input of every layer and per element: kept with
     ``input_keep`` (0.8, x1.25) on the image, ``hidden_keep`` (0.5, x2) after. Off in eval mode.
 
+    Conditional (``num_classes`` set): a projection discriminator (Miyato & Koyama 2018),
+    ``logit = linear(phi(x)) + <embed(y), phi(x)>``, where ``phi(x)`` is the ``hidden_units`` maxout
+    outputs after their dropout (the input of the last linear layer, ``layers[-1]``) and ``embed`` is
+    :attr:`class_embedding`, one ``hidden_units`` vector per class, initialised ``U(-init_range,
+    init_range)`` like every other weight, so the projection starts as small as the linear term.
+
     Args:
         image_shape: ``(C, H, W)`` of the images it judges.
         channels: maxout units of each convolution layer.
@@ -205,8 +232,11 @@ class MaxoutConvDiscriminator(Discriminator):
         input_keep: probability of keeping a pixel.
         hidden_keep: probability of keeping a hidden value.
         init_range: weights start ``U(-init_range, init_range)``.
+        num_classes: number of classes of a conditional (projection) discriminator; ``None`` (the
+            paper's) for an unconditional one.
 
-    Shapes: ``(B, C, H, W) -> (B,)`` logits, higher = more real.
+    Shapes: ``(B, C, H, W)`` images and, when conditional, ``(B,)`` labels ``-> (B,)`` logits,
+    higher = more real.
     """
 
     def __init__(
@@ -223,6 +253,7 @@ class MaxoutConvDiscriminator(Discriminator):
         input_keep: float = 0.8,
         hidden_keep: float = 0.5,
         init_range: float = 0.005,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
         owner = type(self).__name__
@@ -248,8 +279,10 @@ class MaxoutConvDiscriminator(Discriminator):
         check_keep_probability(owner, "input_keep", input_keep)
         check_keep_probability(owner, "hidden_keep", hidden_keep)
         check_init_range(owner, "init_range", init_range)
+        check_num_classes(owner, num_classes)
         per_layer = (channels, pieces, kernel_sizes, paddings, pool_sizes, pool_strides)
         self.image_shape = tuple(image_shape)
+        self.num_classes = num_classes
         layers: list[nn.Module] = []
         in_channels, sizes = self.image_shape[0], self.image_shape[1:]
         for index, (units, unit_pieces, kernel, padding, pool, stride) in enumerate(zip(*per_layer)):
@@ -268,6 +301,15 @@ class MaxoutConvDiscriminator(Discriminator):
         for module in self.modules():
             if isinstance(module, (nn.Linear, nn.Conv2d)):
                 init_uniform_(module, init_range)
+        # embed(y) of the projection, one vector per class, when conditional
+        self.class_embedding = nn.Embedding(num_classes, hidden_units) if num_classes is not None else None
+        if self.class_embedding is not None:
+            nn.init.uniform_(self.class_embedding.weight, -init_range, init_range)
 
-    def forward(self, images: Tensor) -> Tensor:
-        return self.layers(images).squeeze(-1)
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        check_labels(type(self).__name__, self.num_classes, labels, images.shape[0])
+        features = self.layers[:-1](images)  # phi(x): (B, hidden_units), after the last dropout
+        logits = self.layers[-1](features).squeeze(-1)
+        if labels is not None:  # the projection <embed(y), phi(x)>
+            logits = logits + (self.class_embedding(labels.long()) * features).sum(dim=1)
+        return logits

@@ -3,6 +3,9 @@
 Not the 2014 paper's: the common modern baseline ``configs/cifar10/dcgan.yaml`` compares it with.
 All-convolutional, strided (transposed) convolutions instead of pooling, BatchNorm in G (and in
 D's inner layers), ReLU in G with a tanh output, LeakyReLU(0.2) in D, weights ``N(0, 0.02)``.
+
+Both can be conditional (``num_classes`` set): G reads the one-hot label concatenated to z (Mirza &
+Osindero 2014), D is a projection discriminator (Miyato & Koyama 2018).
 """
 
 from collections.abc import Sequence
@@ -10,8 +13,9 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from ganbench.errors import ConfigError
-from ganbench.nets.arguments import check_at_least, check_image_shape
+from ganbench.nets.arguments import check_at_least, check_image_shape, check_labels, check_num_classes
 from ganbench.nets.base import Discriminator, Generator
+from ganbench.nets.mlp import append_conditions
 
 
 def init_dcgan_(module: nn.Module) -> None:
@@ -26,7 +30,7 @@ def init_dcgan_(module: nn.Module) -> None:
             nn.init.zeros_(layer.bias)
 
 
-def _check_32x32(owner: str, image_shape: Sequence[int]) -> None:
+def check_32x32(owner: str, image_shape: Sequence[int]) -> None:
     """Refuses an ``image_shape`` that is not ``(channels, 32, 32)``: the DCGAN layers make and judge 32x32 images.
 
     Args:
@@ -47,27 +51,41 @@ class DCGANGenerator(Generator):
     With ``width=64``: ``100 -> (256, 4, 4) -> (128, 8, 8) -> (64, 16, 16) -> (3, 32, 32)``, each
     hidden layer BatchNorm + ReLU.
 
+    Conditional (``num_classes`` set, Mirza & Osindero 2014): the one-hot label is concatenated to z,
+    so the first layer reads a ``(latent_dim + num_classes, 1, 1)`` input, initialised like the rest.
+
     Args:
         latent_dim: size of the noise vector z.
         image_shape: ``(C, 32, 32)`` of the images it produces.
         width: channels of the last hidden layer; they double towards the noise.
+        num_classes: number of classes of a conditional generator; ``None`` for an unconditional one.
 
-    Shapes: ``(B, latent_dim) -> (B, C, 32, 32)`` in ``(-1, 1)``.
+    Shapes: ``(B, latent_dim)`` noise and, when conditional, ``(B,)`` labels ``-> (B, C, 32, 32)``
+    in ``(-1, 1)``.
     """
 
     output_range = (-1.0, 1.0)
 
-    def __init__(self, latent_dim: int = 100, image_shape: Sequence[int] = (3, 32, 32), width: int = 64) -> None:
+    def __init__(
+        self,
+        latent_dim: int = 100,
+        image_shape: Sequence[int] = (3, 32, 32),
+        width: int = 64,
+        num_classes: int | None = None,
+    ) -> None:
         super().__init__()
         owner = type(self).__name__
         check_at_least(owner, "latent_dim", latent_dim, 1)
-        _check_32x32(owner, image_shape)
+        check_32x32(owner, image_shape)
         check_at_least(owner, "width", width, 1)
+        check_num_classes(owner, num_classes)
         self.latent_dim = latent_dim
+        self.num_classes = num_classes
         self.image_shape = tuple(image_shape)
         channels = [4 * width, 2 * width, width]
+        input_channels = latent_dim + (num_classes or 0)  # z, then the one-hot label when conditional
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(latent_dim, channels[0], 4, 1, 0, bias=False),  # (B, 4w, 4, 4)
+            nn.ConvTranspose2d(input_channels, channels[0], 4, 1, 0, bias=False),  # (B, 4w, 4, 4)
             nn.BatchNorm2d(channels[0]),
             nn.ReLU(),
         ]
@@ -78,8 +96,10 @@ class DCGANGenerator(Generator):
         self.layers = nn.Sequential(*layers)
         init_dcgan_(self)
 
-    def forward(self, noise: Tensor) -> Tensor:
-        return self.layers(noise.view(noise.shape[0], self.latent_dim, 1, 1))
+    def forward(self, noise: Tensor, labels: Tensor | None = None) -> Tensor:
+        check_labels(type(self).__name__, self.num_classes, labels, noise.shape[0])
+        inputs = append_conditions(noise.view(noise.shape[0], self.latent_dim), labels, self.num_classes)
+        return self.layers(inputs[:, :, None, None])  # (B, latent_dim [+ num_classes], 1, 1)
 
 
 class DCGANDiscriminator(Discriminator):
@@ -88,20 +108,37 @@ class DCGANDiscriminator(Discriminator):
     With ``width=64``: ``(3, 32, 32) -> (64, 16, 16) -> (128, 8, 8) -> (256, 4, 4) -> 1``; LeakyReLU(0.2)
     everywhere, BatchNorm on all but the first layer (as in DCGAN), no sigmoid.
 
+    Conditional (``num_classes`` set): a projection discriminator (Miyato & Koyama 2018),
+    ``logit = linear(phi(x)) + <embed(y), phi(x)>``, where ``phi(x)`` is the ``(4 width, 4, 4)``
+    features flattened (the input of the last layer, ``layers[-1]``, a 4 x 4 convolution that is a
+    linear map of them) and ``embed`` is :attr:`class_embedding`, one ``16 * 4 * width`` vector per
+    class, initialised ``N(0, 0.02)`` like the convolutions.
+
     Args:
         image_shape: ``(C, 32, 32)`` of the images it judges.
         width: channels of the first layer; they double with every halving of the side.
         negative_slope: LeakyReLU slope.
+        num_classes: number of classes of a conditional (projection) discriminator; ``None`` for an
+            unconditional one.
 
-    Shapes: ``(B, C, 32, 32) -> (B,)`` logits, higher = more real.
+    Shapes: ``(B, C, 32, 32)`` images and, when conditional, ``(B,)`` labels ``-> (B,)`` logits,
+    higher = more real.
     """
 
-    def __init__(self, image_shape: Sequence[int] = (3, 32, 32), width: int = 64, negative_slope: float = 0.2) -> None:
+    def __init__(
+        self,
+        image_shape: Sequence[int] = (3, 32, 32),
+        width: int = 64,
+        negative_slope: float = 0.2,
+        num_classes: int | None = None,
+    ) -> None:
         super().__init__()
         owner = type(self).__name__
-        _check_32x32(owner, image_shape)
+        check_32x32(owner, image_shape)
         check_at_least(owner, "width", width, 1)
+        check_num_classes(owner, num_classes)
         self.image_shape = tuple(image_shape)
+        self.num_classes = num_classes
         channels = [width, 2 * width, 4 * width]
         layers: list[nn.Module] = [nn.Conv2d(self.image_shape[0], channels[0], 4, 2, 1), nn.LeakyReLU(negative_slope)]
         for channels_in, channels_out in zip(channels[:-1], channels[1:]):  # halves the side
@@ -110,6 +147,16 @@ class DCGANDiscriminator(Discriminator):
         layers += [nn.Conv2d(channels[-1], 1, 4, 1, 0)]  # (B, 1, 1, 1)
         self.layers = nn.Sequential(*layers)
         init_dcgan_(self)
+        # embed(y) of the projection, one vector per class, when conditional
+        feature_dim = channels[-1] * 4 * 4
+        self.class_embedding = nn.Embedding(num_classes, feature_dim) if num_classes is not None else None
+        if self.class_embedding is not None:
+            nn.init.normal_(self.class_embedding.weight, 0.0, 0.02)
 
-    def forward(self, images: Tensor) -> Tensor:
-        return self.layers(images).flatten()
+    def forward(self, images: Tensor, labels: Tensor | None = None) -> Tensor:
+        check_labels(type(self).__name__, self.num_classes, labels, images.shape[0])
+        features = self.layers[:-1](images)  # phi(x): (B, 4w, 4, 4)
+        logits = self.layers[-1](features).flatten()  # (B, 1, 1, 1) -> (B,)
+        if labels is not None:  # the projection <embed(y), phi(x)>
+            logits = logits + (self.class_embedding(labels.long()) * features.flatten(start_dim=1)).sum(dim=1)
+        return logits
