@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from ganbench import GAN
+from ganbench.classifier import main as classifier_main
 from ganbench.data import ImageDataModule
 from ganbench.nets import MaxoutDiscriminator, MLPGenerator
 
@@ -83,6 +84,29 @@ def small_mnist_dir(tmp_path_factory) -> Path:
     write_idx(folder / "t10k-images-idx3-ubyte.gz", images[300:])
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", labels[300:])
     return folder
+
+
+@pytest.fixture(scope="session")
+def classifier_checkpoint(tmp_path_factory):
+    """``ganbench-classifier fit`` of the shipped config for two batches, in-process, in a scratch folder."""
+    folder = tmp_path_factory.mktemp("classifier")
+    patch = pytest.MonkeyPatch()
+    patch.chdir(folder)
+    try:
+        classifier_main(
+            [
+                "fit",
+                f"--config={REPO / 'configs/classifier/mnist.yaml'}",
+                "--trainer.max_epochs=1",
+                "--trainer.limit_train_batches=2",
+                "--trainer.limit_val_batches=1",
+                "--trainer.enable_progress_bar=false",
+                "--trainer.enable_model_summary=false",
+            ]
+        )
+    finally:
+        patch.undo()
+    return folder / "runs" / "classifier" / "mnist.ckpt"
 
 
 def run_ganbench(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

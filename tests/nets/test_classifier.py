@@ -32,29 +32,6 @@ def test_augmentation_keeps_the_shape_and_is_the_identity_when_switched_off():
     assert moved.shape == images.shape and not torch.allclose(moved, images)
 
 
-@pytest.fixture(scope="module")
-def classifier_checkpoint(tmp_path_factory):
-    """``ganbench-classifier fit`` of the shipped config for two batches, in-process, in a scratch folder."""
-    folder = tmp_path_factory.mktemp("classifier")
-    patch = pytest.MonkeyPatch()
-    patch.chdir(folder)
-    try:
-        main(
-            [
-                "fit",
-                f"--config={REPO / 'configs/classifier/mnist.yaml'}",
-                "--trainer.max_epochs=1",
-                "--trainer.limit_train_batches=2",
-                "--trainer.limit_val_batches=1",
-                "--trainer.enable_progress_bar=false",
-                "--trainer.enable_model_summary=false",
-            ]
-        )
-    finally:
-        patch.undo()
-    return folder / "runs" / "classifier" / "mnist.ckpt"
-
-
 def test_the_shipped_config_writes_the_checkpoint_that_classifier_features_load(classifier_checkpoint):
     assert classifier_checkpoint.is_file()
     extractor = ClassifierFeatures(str(classifier_checkpoint)).train()
@@ -87,8 +64,6 @@ def test_a_missing_or_foreign_checkpoint_is_one_clear_error(tmp_path):
 
 
 def test_classifier_command_reports_a_constructor_error_in_one_line(capsys):
-    from ganbench.classifier import main
-    from tests.conftest import REPO
 
     with pytest.raises(SystemExit) as exit_info:
         main(["fit", f"--config={REPO / 'configs/classifier/mnist.yaml'}", "--data.init_args.batch_size=0"])
