@@ -24,6 +24,7 @@ import ganbench.losses  # noqa: F401
 import ganbench.nets  # noqa: F401
 import ganbench.optim  # noqa: F401
 import ganbench.priors  # noqa: F401
+from ganbench.callbacks.predictions import SampleWriter
 from ganbench.checkpoints import LIGHTNING_CHECKPOINT_NAMES, check_checkpoint_file
 from ganbench.cli_errors import OneLineErrorsCLI, run_cli
 from ganbench.module import GAN
@@ -111,6 +112,26 @@ class GanbenchCLI(OneLineErrorsCLI):
     def before_test(self) -> None:
         if self.run_plan is not None and self.run_plan.existing:
             keep_csv_metrics(self.trainer)
+
+    def before_validate(self) -> None:
+        if self.run_plan is not None and self.run_plan.existing:
+            keep_csv_metrics(self.trainer)
+
+    def before_predict(self) -> None:
+        """Adds a :class:`~ganbench.callbacks.SampleWriter` with its defaults when the config and options have none.
+
+        So ``ganbench predict --config CFG --ckpt_path RUN/checkpoints/last.ckpt`` writes samples into
+        ``RUN/predictions/`` with no other option. The predictions are not also kept in memory for a return
+        value the command has no use for, unless ``--return_predictions=true`` is given. The run's
+        ``metrics.csv`` is kept (CSVLogger deletes it when it opens the folder).
+        """
+        if self.run_plan is not None and self.run_plan.existing:
+            keep_csv_metrics(self.trainer)
+        if not any(isinstance(callback, SampleWriter) for callback in self.trainer.callbacks):
+            self.trainer.callbacks.append(SampleWriter())
+        config = self.config_init["predict"]
+        if config.get("return_predictions") is None:
+            config["return_predictions"] = False
 
     def after_test(self) -> None:
         """Writes ``results.json`` into the run folder, logs it to the run's loggers and says where it is."""

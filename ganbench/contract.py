@@ -106,7 +106,11 @@ def _takes_labels(network: nn.Module, labels: Tensor | None) -> bool:
 
 @contextmanager
 def eval_mode(*networks: nn.Module | None) -> Iterator[None]:
-    """The networks in eval mode inside (no dropout; BatchNorm uses and keeps its running statistics), their modes restored after."""
+    """The networks in eval mode inside (no dropout; BatchNorm uses, and keeps, its running statistics).
+
+    Args:
+        networks: the modules (``None`` entries are skipped); each gets its own mode back on exit.
+    """
     present = [network for network in networks if network is not None]
     modes = [network.training for network in present]
     for network in present:

@@ -40,6 +40,7 @@ from ganbench.contract import (
     judges_pairs,
     num_classes_of,
 )
+from ganbench.data.statistics import class_frequencies
 from ganbench.divergence import DivergenceGuard
 from ganbench.errors import ConfigError, first_line
 from ganbench.library_internals import find_unused_parameters
@@ -56,7 +57,7 @@ from ganbench.run_state import (
     restore_rng_states,
     rng_states,
 )
-from ganbench.validation import check_networks_fit_data
+from ganbench.validation import check_networks_fit_data, check_parts, common_num_classes
 
 EncoderMode = Literal["joint", "bigan", "posthoc"]
 """How an auxiliary encoder E: x -> z is trained (paper §7.2).
@@ -129,8 +130,7 @@ class GAN(pl.LightningModule):
             raise ConfigError(f"on_divergence must be 'stop' or 'rollback', got {on_divergence!r}.")
         if not 0 < rollback_lr_factor < 1:
             raise ConfigError(f"rollback_lr_factor must be in (0, 1), got {rollback_lr_factor}.")
-        _check_latent_dim(generator)
-        _check_encoder(generator, discriminator, encoder, encoder_mode, schedule, generator_checkpoint)
+        check_parts(generator, discriminator, encoder, encoder_mode, schedule, generator_checkpoint)
         self._save_config()
         self.automatic_optimization = False
         self.generator = generator
@@ -148,7 +148,7 @@ class GAN(pl.LightningModule):
         self.noise_seed = noise_seed
         self.encoder_mode = encoder_mode if encoder is not None else None
         self.generator_checkpoint = generator_checkpoint
-        self.num_classes = _num_classes(generator, discriminator, encoder)
+        self.num_classes = common_num_classes(generator, discriminator, encoder)
         self.class_frequencies: Tensor | None = None  # of the training labels; fake labels are drawn from them
         self.divergence = DivergenceGuard(on_divergence, rollback_lr_factor, max_rollbacks)
         self._noise_generator: torch.Generator | None = None
@@ -190,7 +190,7 @@ class GAN(pl.LightningModule):
         datamodule = getattr(self.trainer, "datamodule", None)
         check_networks_fit_data(self, datamodule)
         if self.num_classes is not None and self.class_frequencies is None:
-            self.class_frequencies = _class_frequencies(datamodule, self.num_classes)
+            self.class_frequencies = class_frequencies(datamodule, self.num_classes)
         initialize = getattr(self.generator, "initialize_from_data", None)
         if stage == "fit" and callable(initialize) and hasattr(datamodule, "pixel_mean"):
             initialize(datamodule.pixel_mean())
@@ -309,7 +309,10 @@ class GAN(pl.LightningModule):
         if tuple(labels.shape) != (num_samples,):
             raise ConfigError(f"sample: labels must have shape ({num_samples},), got {tuple(labels.shape)}.")
         if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < num_classes:
-            raise ConfigError(f"sample: labels must be in 0 .. {num_classes - 1}, got values up to {int(labels.max())}.")
+            raise ConfigError(
+                f"sample: labels must be in 0 .. {num_classes - 1}, got values from {int(labels.min())} to "
+                f"{int(labels.max())}."
+            )
         return labels
 
     # ------------------------------------------------------------------ the contract, for training
@@ -411,7 +414,7 @@ class GAN(pl.LightningModule):
         return generator_loss
 
     def _pair_objective(self, fake_logits: Tensor, real_logits: Tensor) -> Tensor:
-        """BiGAN's objective for G and E together: G's loss on (G(z), z), and the same on the negated logits of (x, E(x)).
+        """BiGAN's objective for G and E: G's loss on (G(z), z), plus the same on the negated logits of (x, E(x)).
 
         Negating D's logit swaps "real" and "fake", so E minimises G's objective for wanting data pairs judged
         fake (the non-saturating form with :class:`~ganbench.losses.NonSaturating`). A loss whose G objective
@@ -644,67 +647,6 @@ def images_and_labels(batch: Any) -> tuple[Tensor, Tensor | None]:
     return batch, None
 
 
-def _check_latent_dim(generator: Any) -> None:
-    latent_dim = getattr(generator, "latent_dim", None)
-    if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1:
-        raise ConfigError(
-            f"{type(generator).__name__} needs an integer `latent_dim` attribute >= 1 (the size of its noise "
-            f"vector), got {latent_dim!r}."
-        )
-
-
-def _check_encoder(
-    generator: Any, discriminator: Any, encoder: Any, mode: str, schedule: str, generator_checkpoint: str | None
-) -> None:
-    """Refuses an encoder set-up that cannot train, in one sentence (see :data:`EncoderMode`)."""
-    if mode not in ("joint", "bigan", "posthoc"):
-        raise ConfigError(f"encoder_mode must be 'joint', 'bigan' or 'posthoc', got {mode!r}.")
-    if encoder is None:
-        if judges_pairs(discriminator):
-            raise ConfigError(
-                f"{type(discriminator).__name__} judges (image, latent) pairs, which needs an encoder: set "
-                "model.encoder and encoder_mode: bigan, or leave the discriminator's latent_dim unset."
-            )
-        return
-    if getattr(encoder, "latent_dim", None) != generator.latent_dim:
-        raise ConfigError(
-            f"{type(encoder).__name__} has latent_dim={getattr(encoder, 'latent_dim', None)!r} but the generator's "
-            f"is {generator.latent_dim}; they must be equal."
-        )
-    if mode == "bigan" and not judges_pairs(discriminator):
-        raise ConfigError(
-            f"encoder_mode bigan needs a discriminator of pairs: set {type(discriminator).__name__}'s latent_dim to "
-            f"{generator.latent_dim}."
-        )
-    if mode != "bigan" and judges_pairs(discriminator):
-        raise ConfigError(f"A discriminator of (image, latent) pairs needs encoder_mode: bigan, got {mode!r}.")
-    if mode == "bigan" and schedule != "alternating":
-        raise ConfigError("encoder_mode bigan trains G and E together in Algorithm 1's order: use schedule: alternating.")
-    if mode == "posthoc" and not generator_checkpoint:
-        raise ConfigError(
-            "encoder_mode posthoc trains E for a fixed, trained G: set model.generator_checkpoint to its checkpoint "
-            "(e.g. runs/mnist/paper/version_0/checkpoints/last.ckpt)."
-        )
-
-
-def _num_classes(*networks: Any) -> int | None:
-    """The number of classes of the conditional networks (``None`` if none is); they must agree."""
-    counts = {num_classes_of(network) for network in networks if network is not None} - {None}
-    if len(counts) > 1:
-        raise ConfigError(f"The conditional networks disagree on num_classes ({sorted(counts)}); set one value.")
-    return counts.pop() if counts else None
-
-
-def _class_frequencies(datamodule: Any, num_classes: int) -> Tensor | None:
-    """The training labels' class frequencies ``(num_classes,)``, or ``None`` when the data has no labelled set."""
-    datasets = getattr(datamodule, "datasets", None)
-    labels = getattr(datasets.get("train"), "labels", None) if isinstance(datasets, dict) else None
-    if not isinstance(labels, Tensor) or len(labels) == 0:
-        return None
-    counts = torch.bincount(labels[labels >= 0].long(), minlength=num_classes).double()
-    return counts / counts.sum() if counts.sum() > 0 else None
-
-
 def _build(argument: str, build: Any, target: Any) -> Any:
     """Builds an optimiser or a schedule; a value torch refuses (``lr=-1``) is one :class:`ConfigError`."""
     try:
@@ -720,4 +662,3 @@ def _chunks(total: int, chunk: int) -> list[tuple[int, int]]:
 
 def _no_closure() -> None:
     return None
-

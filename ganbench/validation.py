@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from ganbench.contract import discriminate, encode, eval_mode, generate, is_conditional, judges_pairs, num_classes_of
-from ganbench.errors import ShapeMismatchError, first_line
+from ganbench.errors import ConfigError, ShapeMismatchError, first_line
 
 
 def check_networks_fit_data(gan: Any, datamodule: Any) -> None:
@@ -51,6 +51,72 @@ def check_networks_fit_data(gan: Any, datamodule: Any) -> None:
         if encoder is not None:
             _check_encoder(encoder, images, labels, generator.latent_dim)
     _check_range(generator, datamodule)
+
+
+def check_parts(
+    generator: Any, discriminator: Any, encoder: Any, mode: str, schedule: str, generator_checkpoint: str | None
+) -> None:
+    """Refuses, when the GAN is built, parts that cannot train together (one sentence each).
+
+    G needs an integer ``latent_dim`` >= 1; an encoder set-up must be one :data:`ganbench.module.EncoderMode` can
+    train: E's ``latent_dim`` equal to G's, a discriminator of pairs exactly in ``bigan`` mode (with the
+    ``alternating`` schedule), a ``generator_checkpoint`` in ``posthoc`` mode.
+    """
+    _check_latent_dim(generator)
+    _check_encoder_setup(generator, discriminator, encoder, mode, schedule, generator_checkpoint)
+
+
+def _check_latent_dim(generator: Any) -> None:
+    latent_dim = getattr(generator, "latent_dim", None)
+    if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1:
+        raise ConfigError(
+            f"{type(generator).__name__} needs an integer `latent_dim` attribute >= 1 (the size of its noise "
+            f"vector), got {latent_dim!r}."
+        )
+
+
+def _check_encoder_setup(
+    generator: Any, discriminator: Any, encoder: Any, mode: str, schedule: str, generator_checkpoint: str | None
+) -> None:
+    """Refuses an encoder set-up that cannot train, in one sentence."""
+    if mode not in ("joint", "bigan", "posthoc"):
+        raise ConfigError(f"encoder_mode must be 'joint', 'bigan' or 'posthoc', got {mode!r}.")
+    if encoder is None:
+        if judges_pairs(discriminator):
+            raise ConfigError(
+                f"{type(discriminator).__name__} judges (image, latent) pairs, which needs an encoder: set "
+                "model.encoder and encoder_mode: bigan, or leave the discriminator's latent_dim unset."
+            )
+        return
+    if getattr(encoder, "latent_dim", None) != generator.latent_dim:
+        raise ConfigError(
+            f"{type(encoder).__name__} has latent_dim={getattr(encoder, 'latent_dim', None)!r} but the generator's "
+            f"is {generator.latent_dim}; they must be equal."
+        )
+    if mode == "bigan" and not judges_pairs(discriminator):
+        raise ConfigError(
+            f"encoder_mode bigan needs a discriminator of pairs: set {type(discriminator).__name__}'s latent_dim to "
+            f"{generator.latent_dim}."
+        )
+    if mode != "bigan" and judges_pairs(discriminator):
+        raise ConfigError(f"A discriminator of (image, latent) pairs needs encoder_mode: bigan, got {mode!r}.")
+    if mode == "bigan" and schedule != "alternating":
+        raise ConfigError(
+            "encoder_mode bigan trains G and E together in Algorithm 1's order: use schedule: alternating."
+        )
+    if mode == "posthoc" and not generator_checkpoint:
+        raise ConfigError(
+            "encoder_mode posthoc trains E for a fixed, trained G: set model.generator_checkpoint to its checkpoint "
+            "(e.g. runs/mnist/paper/version_0/checkpoints/last.ckpt)."
+        )
+
+
+def common_num_classes(*networks: Any) -> int | None:
+    """The number of classes of the conditional networks (``None`` if none is); they must agree."""
+    counts = {num_classes_of(network) for network in networks if network is not None} - {None}
+    if len(counts) > 1:
+        raise ConfigError(f"The conditional networks disagree on num_classes ({sorted(counts)}); set one value.")
+    return counts.pop() if counts else None
 
 
 def _check_labels(network: Any, datamodule: Any) -> None:
@@ -166,4 +232,3 @@ def _declares_unbounded_data(datamodule: Any) -> bool:
 def _preprocessing_name(datamodule: Any) -> str:
     preprocessing = getattr(datamodule, "preprocessing", None)
     return f"preprocessing={preprocessing!r}" if preprocessing else "its preprocessing"
-

@@ -7,7 +7,7 @@ from torch import nn
 from ganbench import GAN
 from ganbench.contract import discriminate, encode, generate
 from ganbench.errors import ConfigError
-from ganbench.losses import Hinge, R1, RelativisticAverage
+from ganbench.losses import R1, Hinge, RelativisticAverage
 from ganbench.nets.base import Discriminator, Encoder, Generator
 from tests.conftest import RandomImages, tiny_gan, tiny_trainer
 

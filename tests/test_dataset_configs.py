@@ -177,7 +177,8 @@ def check_run(fit: Fit) -> GAN:
 @pytest.mark.parametrize("config", [config for config in CONFIGS if not config.startswith("configs/tfd/")])
 def test_config_fits_saves_a_checkpoint_that_reloads_and_samples(config, fits):
     gan = check_run(fits[config])
-    low, high = {"paper.yaml": (0, 1), "dcgan.yaml": (-1, 1), "cgan.yaml": (-1, 1)}.get(Path(config).name, (-np.inf, np.inf))
+    ranges = {"paper.yaml": (0, 1), "dcgan.yaml": (-1, 1), "cgan.yaml": (-1, 1)}
+    low, high = ranges.get(Path(config).name, (-np.inf, np.inf))
     images = gan.sample(4)
     assert images.min() >= low and images.max() <= high
 

@@ -238,6 +238,8 @@ def test_module_built_in_python_saves_plain_hyperparameters_and_reloads_with_its
         "on_divergence",
         "rollback_lr_factor",
         "max_rollbacks",
+        "encoder_mode",
+        "generator_checkpoint",
     }
     trainer = tiny_trainer(tmp_path, max_steps=2)
     trainer.fit(gan, datamodule=RandomImages())

@@ -87,7 +87,12 @@ class ClassAccuracyEvaluation(EvaluationCallback):
 
     @torch.no_grad()
     def evaluate(self, pl_module: pl.LightningModule, datamodule: Any) -> ClassAccuracyResult:
-        """Samples, classifies and scores; usable outside a Trainer: ``ClassAccuracyEvaluation(ckpt).evaluate(gan, data)``."""
+        """Samples, classifies, scores; outside a Trainer too: ``ClassAccuracyEvaluation(ckpt).evaluate(gan, data)``.
+
+        Args:
+            pl_module: a GAN with a conditional generator.
+            datamodule: its data (for the pixel range).
+        """
         num_classes = num_classes_of(pl_module.generator)
         per_class_count = max(self.num_samples // num_classes, 1)
         labels = torch.arange(num_classes, device=pl_module.device).repeat_interleave(per_class_count)
@@ -118,12 +123,17 @@ class ClassAccuracyEvaluation(EvaluationCallback):
         return self.evaluate(pl_module, datamodule)
 
     def report(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, result: ClassAccuracyResult, stage: str, announce: bool
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        result: ClassAccuracyResult,
+        stage: str,
+        announce: bool,
     ) -> None:
-        pl_module.log(f"{stage}/class_accuracy", torch.tensor(result.accuracy, dtype=torch.float64), sync_dist=False)
-        pl_module.log(f"{stage}/class_confidence", torch.tensor(result.confidence, dtype=torch.float64), sync_dist=False)
-        for label, value in enumerate(result.per_class):
-            pl_module.log(f"{stage}/class_accuracy_{label}", torch.tensor(value, dtype=torch.float64), sync_dist=False)
+        values = {"class_accuracy": result.accuracy, "class_confidence": result.confidence}
+        values.update({f"class_accuracy_{label}": value for label, value in enumerate(result.per_class)})
+        for key, value in values.items():
+            pl_module.log(f"{stage}/{key}", torch.tensor(value, dtype=torch.float64), sync_dist=False)
         if announce and trainer.is_global_zero:
             announce_line(trainer, result.describe(dataset_name(trainer.datamodule)))
 

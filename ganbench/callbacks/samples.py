@@ -15,9 +15,10 @@ from ganbench.errors import ConfigError
 class SampleGrid(pl.Callback):
     """Every ``every_n_steps`` steps (and at the end of training) draws G(z) for the same z.
 
-    For a conditional G the grid has one row per class (``nrow`` images each), and every column
-    shares its z, so a row shows one class and a column one "style". The grid goes to ``<log_dir>/samples/step_XXXXXXX.png`` and, as an image, to TensorBoard
-    and Weights & Biases when they are among the trainer's loggers.
+    For a conditional G the grid has one row per class (``nrow`` images each), and every column shares
+    its z, so a row shows one class and a column one "style". The grid goes to
+    ``<log_dir>/samples/step_XXXXXXX.png`` and, as an image, to TensorBoard and Weights & Biases when they
+    are among the trainer's loggers.
 
     Args:
         every_n_steps: steps between grids (a step as defined in :mod:`ganbench.module`).

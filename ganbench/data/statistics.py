@@ -1,4 +1,9 @@
-"""Statistics of large splits computed in chunks, so no float copy of a whole split is ever made."""
+"""Statistics of the data: the mean image of large splits, class frequencies.
+
+The mean is computed in chunks, so no float copy of a whole split is ever made.
+"""
+
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -19,3 +24,13 @@ def mean_image(dataset: TensorImageDataset, chunk_size: int = 4096) -> Tensor:
         chunk_sum = images.sum(dim=0, dtype=torch.float64)
         total = chunk_sum if total is None else total + chunk_sum
     return (total / len(dataset)).float()
+
+
+def class_frequencies(datamodule: Any, num_classes: int) -> Tensor | None:
+    """The training labels' class frequencies ``(num_classes,)``, or ``None`` when the data has no labelled set."""
+    datasets = getattr(datamodule, "datasets", None)
+    labels = getattr(datasets.get("train"), "labels", None) if isinstance(datasets, dict) else None
+    if not isinstance(labels, Tensor) or len(labels) == 0:
+        return None
+    counts = torch.bincount(labels[labels >= 0].long(), minlength=num_classes).double()
+    return counts / counts.sum() if counts.sum() > 0 else None
