@@ -54,6 +54,20 @@ def test_conditional_mnist_config_fits_and_samples_the_digits_asked(tmp_path):
     assert grids, "no sample grid written"
 
 
+def test_conditional_dcgan_mnist_config_fits_28x28_digits_in_minus_one_to_one(tmp_path):
+    checkpoint = fit(
+        tmp_path,
+        f"--config={REPO / 'configs/mnist/cgan_dcgan.yaml'}",
+        "--model.generator.init_args.width=4",
+        "--model.discriminator.init_args.width=4",
+        "--trainer.callbacks.num_samples=50",
+    )
+    gan = GAN.load_from_checkpoint(checkpoint, map_location="cpu")
+    images = gan.sample(2, labels=torch.tensor([1, 8]), noise=torch.zeros(2, 100))
+    assert images.shape == (2, 1, 28, 28) and images.min() >= -1 and images.max() <= 1
+    assert not torch.allclose(images[0], images[1])
+
+
 def test_joint_encoder_config_fits_and_logs_its_errors(tmp_path):
     checkpoint = fit(
         tmp_path,

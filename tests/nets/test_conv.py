@@ -106,11 +106,22 @@ def test_dcgan_generator_and_discriminator_for_32x32_in_minus_one_to_one():
     assert weights.std().item() == pytest.approx(0.02, rel=0.05)
 
 
-def test_dcgan_refuses_other_image_sizes():
-    with pytest.raises(ValueError, match="32x32"):
-        DCGANGenerator(image_shape=(3, 64, 64))
-    with pytest.raises(ValueError, match="32x32"):
-        DCGANDiscriminator(image_shape=(1, 28, 28))
+def test_dcgan_refuses_sizes_that_do_not_halve_down_to_4_to_7():
+    with pytest.raises(ValueError, match="halves down to 4..7"):
+        DCGANGenerator(image_shape=(3, 30, 30))
+    with pytest.raises(ValueError, match="square"):
+        DCGANDiscriminator(image_shape=(1, 28, 32))
+
+
+@pytest.mark.parametrize(("side", "features"), [(28, (8, 7, 7)), (32, (16, 4, 4)), (48, (16, 6, 6)), (64, (32, 4, 4))])
+def test_dcgan_networks_make_and_judge_mnist_and_other_sides(side, features):
+    generator = DCGANGenerator(latent_dim=5, image_shape=(1, side, side), width=4, num_classes=10)
+    discriminator = DCGANDiscriminator(image_shape=(1, side, side), width=4, num_classes=10)
+    labels = torch.tensor([3, 7])
+    images = generator(torch.randn(2, 5), labels)
+    assert images.shape == (2, 1, side, side)
+    assert discriminator(images, labels).shape == (2,)
+    assert tuple(discriminator.layers[:-1](images).shape[1:]) == features  # phi(x) of the projection
 
 
 GENERATORS = {

@@ -106,7 +106,7 @@ def test_mlp_encoder_refuses_bad_arguments(arguments, message):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"image_shape": (1, 28, 28)}, "DCGANEncoder: image_shape must be [channels, 32, 32]"),
+        ({"image_shape": (1, 30, 30)}, "DCGANEncoder: image_shape must be square with a side that halves"),
         ({"latent_dim": 0}, "DCGANEncoder: latent_dim must be >= 1, got 0."),
         ({"width": 0}, "DCGANEncoder: width must be >= 1, got 0."),
         ({"num_classes": 0}, "DCGANEncoder: num_classes must be >= 2, got 0."),
