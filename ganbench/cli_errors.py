@@ -48,7 +48,10 @@ def run_cli(
         args: command-line arguments (``sys.argv`` when ``None``).
         description: the first line of ``--help`` (instead of Lightning's "Lightning Trainer command line tool").
     """
-    parser_kwargs = {"prog": program, **({"description": description} if description else {})}
+    parser_kwargs: dict = {"prog": program, **({"description": description} if description else {})}
+    # argparse's usage line would list every option again (~70 lines before the help proper): a short one instead.
+    usage = "%(prog)s [-h] [-c CONFIG] [--print_config] [--SECTION.KEY VALUE ...]"
+    parser_kwargs.update({subcommand: {"usage": usage} for subcommand in cli_class.subcommands()})
     try:
         cli_class(args=args, parser_kwargs=parser_kwargs)
     except Exception as error:
