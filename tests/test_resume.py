@@ -23,7 +23,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from ganbench import GAN
 from ganbench.callbacks import Checkpoint, MomentumRamp
-from ganbench.nets import MLPDiscriminator, MLPGenerator
+from ganbench.nets import MLPDiscriminator, MLPEncoder, MLPGenerator
 from ganbench.optim import ClassicMomentumSGD, ExponentialDecay
 from ganbench.run_state import IncompatibleCheckpointError
 from tests.conftest import REPO, RandomImages, run_ganbench, tiny_trainer
@@ -56,6 +56,23 @@ def adam_gan() -> GAN:
     )
 
 
+def conditional_encoder_gan() -> GAN:
+    """A conditional GAN with a joint encoder: fake labels and E's pairs come from the same saved noise stream."""
+    generator = MLPGenerator(latent_dim=3, hidden_dims=(8,), image_shape=(1, 4, 4), num_classes=10)
+    discriminator = MLPDiscriminator(image_shape=(1, 4, 4), hidden_dims=(6,), dropout=0.3, num_classes=10)
+    encoder = MLPEncoder(image_shape=(1, 4, 4), latent_dim=3, hidden_dims=(8,), num_classes=10)
+    adam = partial(torch.optim.Adam, lr=1e-3, betas=(0.5, 0.999))
+    return GAN(
+        generator,
+        discriminator,
+        generator_optimizer=adam,
+        discriminator_optimizer=adam,
+        encoder=encoder,
+        encoder_mode="joint",
+        encoder_optimizer=adam,
+    )
+
+
 def fit(make_gan, folder: Path, max_steps: int, every: int | None = None, ckpt_path=None, num_workers: int = 0):
     """Fits from seed 0 with validation once an epoch; ``every`` adds a Checkpoint writing to ``folder``."""
     pl.seed_everything(0)
@@ -84,8 +101,9 @@ def assert_same_weights(first: GAN, second: GAN) -> None:
         (paper_gan, 13, 0),  # crosses an epoch (new shuffle, validation, momentum ramp) before and after
         (adam_gan, 6, 0),  # simultaneous updates, Adam, BatchNorm running statistics
         (paper_gan, 7, 1),  # a data-loading worker process: its position in the epoch is saved too
+        (conditional_encoder_gan, 7, 0),  # labels drawn for fakes, a third optimiser
     ],
-    ids=["paper-mid-epoch", "paper-across-epochs", "adam-simultaneous", "worker"],
+    ids=["paper-mid-epoch", "paper-across-epochs", "adam-simultaneous", "worker", "conditional-encoder"],
 )
 def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path, make_gan, n, num_workers):
     straight, _ = fit(make_gan, tmp_path / "straight", 2 * n, num_workers=num_workers)
