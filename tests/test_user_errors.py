@@ -326,13 +326,14 @@ NETWORK_CASES = {
         r"^DCGANGenerator: latent_dim must be >= 1, got 0",
     ),
     "DCGANGenerator image_shape": (
-        lambda: DCGANGenerator(image_shape=(3, 64, 64)),
-        r"^DCGANGenerator: image_shape must be \[channels, 32, 32\] .*, got \[3, 64, 64\]; resize",
+        lambda: DCGANGenerator(image_shape=(3, 30, 30)),
+        r"^DCGANGenerator: image_shape must be square with a side that halves down to 4..7 .*, got \[3, 30, 30\]; "
+        "resize",
     ),
     "DCGANGenerator width": (lambda: DCGANGenerator(width=0), r"^DCGANGenerator: width must be >= 1, got 0"),
     "DCGANDiscriminator image_shape": (
-        lambda: DCGANDiscriminator(image_shape=(1, 28, 28)),
-        r"^DCGANDiscriminator: image_shape must be \[channels, 32, 32\] .*, got \[1, 28, 28\]",
+        lambda: DCGANDiscriminator(image_shape=(1, 28, 32)),
+        r"^DCGANDiscriminator: image_shape must be square .*, got \[1, 28, 32\]",
     ),
     "DCGANDiscriminator channels": (
         lambda: DCGANDiscriminator(image_shape=(0, 32, 32)),
