@@ -1,16 +1,19 @@
 """Same config and seed, same metrics on CPU; the seed and the library versions are saved with every run."""
 
 import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import torch
 import yaml
 
-from tests.conftest import REPO, run_ganbench
+from tests.conftest import REPO
 
 
-def fit_and_read_metrics(folder: Path, seed: int) -> list[dict]:
-    """A 50-step quickstart run (one epoch, so one Parzen evaluation) logging to CSV; its metrics rows."""
+def start_fit(folder: Path, seed: int) -> subprocess.Popen:
+    """Starts a 50-step quickstart run (one epoch, so one Parzen evaluation) logging to CSV, in ``folder``."""
     folder.mkdir()
     config = yaml.safe_load((REPO / "configs/quickstart.yaml").read_text())
     config["seed_everything"] = seed
@@ -27,16 +30,31 @@ def fit_and_read_metrics(folder: Path, seed: int) -> list[dict]:
         },
     ]
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
-    result = run_ganbench("fit", "--config=config.yaml", cwd=folder)
-    assert result.returncode == 0, result.stderr[-3000:]
+    environment = dict(os.environ, PYTHONPATH=str(REPO), PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "ganbench.cli", "fit", "--config=config.yaml"],
+        cwd=folder,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def metrics_of(process: subprocess.Popen, folder: Path) -> list[dict]:
+    """Waits for a run started by :func:`start_fit`; its metrics rows."""
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
     with open(folder / "run/version_0/metrics.csv") as handle:
         return list(csv.DictReader(handle))
 
 
 def test_same_seed_gives_the_same_metrics_and_another_seed_does_not(tmp_path):
-    first = fit_and_read_metrics(tmp_path / "first", seed=3)
-    second = fit_and_read_metrics(tmp_path / "second", seed=3)
-    other = fit_and_read_metrics(tmp_path / "other", seed=4)
+    """Three runs side by side (each alone in its process, one thread each): two of seed 3, one of seed 4."""
+    folders = {name: tmp_path / name for name in ("first", "second", "other")}
+    seeds = {"first": 3, "second": 3, "other": 4}
+    processes = {name: start_fit(folder, seeds[name]) for name, folder in folders.items()}
+    first, second, other = (metrics_of(processes[name], folders[name]) for name in ("first", "second", "other"))
     logged = {key for row in first for key, value in row.items() if value}
     assert {"train/d_loss", "train/g_loss", "val/parzen_ll"} <= logged
     assert len(first) >= 5
