@@ -207,7 +207,8 @@ class RecordMetrics(Callback):
 
 # Tests that start processes (the ganbench command, DDP ranks, signals) take seconds each: they are
 # marked ``slow``, so that ``pytest -m "not slow"`` runs the rest in seconds while editing.
-_PROCESS_FIXTURES = {"ddp_fit", "fits", "tfd_run", "cli_runs", "config_fits"}  # module fixtures that run the ganbench command
+# Module fixtures that run the ganbench command:
+_PROCESS_FIXTURES = {"ddp_fit", "fits", "tfd_run", "cli_runs", "config_fits"}
 _STARTS_PROCESSES = ("run_ganbench(", "subprocess.", "Popen(", "devices=2", "os.kill(", "ganbench_with_", "Fit(")
 
 

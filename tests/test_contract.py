@@ -249,3 +249,22 @@ def test_encoder_setups_that_cannot_train_are_refused(kwargs, message):
 def test_pair_discriminator_without_an_encoder_is_refused():
     with pytest.raises(ConfigError, match="needs an encoder"):
         GAN(PlainGenerator(), FlexibleDiscriminator(latent_dim=3))
+
+
+def test_parzen_and_fid_evaluations_work_unchanged_on_a_conditional_model(tmp_path):
+    """Their samples come from GAN.sample, which draws the labels as the data has them."""
+    from ganbench.callbacks import FIDEvaluation, ParzenEvaluation
+    from tests.callbacks.test_fid_callback import LinearFeatures
+
+    generator = ConditionalGenerator()
+    gan = GAN(generator, FlexibleDiscriminator(num_classes=10))
+    callbacks = [
+        ParzenEvaluation(num_samples=40, num_validation=16, every_n_epochs=1),
+        FIDEvaluation(feature_extractor=LinearFeatures(), num_fake=40, cache_dir=str(tmp_path / "cache")),
+    ]
+    trainer = tiny_trainer(tmp_path, max_epochs=1, limit_val_batches=None, callbacks=callbacks)
+    trainer.fit(gan, datamodule=RandomImages())
+    metrics = trainer.callback_metrics
+    assert torch.isfinite(metrics["val/parzen_ll"]) and torch.isfinite(metrics["val/fid"])
+    drawn = torch.cat(generator.seen_labels)
+    assert len(torch.unique(drawn)) == 10  # every class was asked for
