@@ -1,0 +1,136 @@
+"""What ganbench adds to each training step, measured where the networks cost almost nothing.
+
+Both loops train tiny networks (16 hidden units: G 100 -> 16 -> 784, D 784 -> 16 -> 1) with Adam on the
+embedded MNIST sample, batch 100, in Algorithm 1's order (one D update, then one G update, a step):
+
+- the bare loop holds the training images as one float tensor, shuffles indices with ``randperm`` each
+  epoch and slices batches from it: no DataLoader, no logging, no checks;
+- ganbench runs its default path: ``Trainer`` + ``GAN`` + ``MNISTSampleDataModule`` (its resumable
+  DataLoader), a CSV logger at the default interval (50 steps), the divergence watch, no progress bar.
+
+Runs alternate (bare, ganbench, bare, ...) so machine noise hits both alike; the medians are compared.
+Printed: the ratio of the time per step (ganbench / bare) and the microseconds ganbench adds per step.
+
+    python bench/overhead.py                       # ~1 min on 2 CPU cores
+    python bench/overhead.py --steps 200 --repeats 1   # smoke run
+
+Target (issue: per-step overhead): ganbench within 1.15x of the bare loop.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.loggers import CSVLogger
+
+from ganbench import GAN
+from ganbench.data import MNISTSampleDataModule
+from ganbench.losses import NonSaturating
+from ganbench.nets import MLPDiscriminator, MLPGenerator
+from ganbench.priors import Uniform
+
+HIDDEN = 16
+BATCH = 100
+
+
+def tiny_networks(seed: int) -> tuple[MLPGenerator, MLPDiscriminator]:
+    torch.manual_seed(seed)
+    return MLPGenerator(hidden_dims=(HIDDEN,)), MLPDiscriminator(hidden_dims=(HIDDEN,), dropout=0.0)
+
+
+def adam(parameters) -> torch.optim.Adam:
+    return torch.optim.Adam(parameters, lr=2e-4, betas=(0.5, 0.999))
+
+
+def bare_loop(steps: int, warmup: int, images: torch.Tensor) -> float:
+    """Algorithm 1 by hand over an in-memory tensor; returns seconds for ``steps`` timed steps."""
+    generator, discriminator = tiny_networks(0)
+    loss, prior = NonSaturating(), Uniform()
+    generator_optimizer, discriminator_optimizer = adam(generator.parameters()), adam(discriminator.parameters())
+    noise_generator, order_generator = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
+    done, start = 0, 0.0
+    while done < warmup + steps:
+        order = torch.randperm(len(images), generator=order_generator)
+        for first in range(0, len(images) - BATCH + 1, BATCH):
+            if done == warmup:
+                start = time.perf_counter()
+            if done == warmup + steps:
+                break
+            real = images[order[first : first + BATCH]]
+            with torch.no_grad():
+                fake = generator(prior.sample(BATCH, generator.latent_dim, "cpu", noise_generator))
+            discriminator_loss = loss.discriminator_loss(discriminator(real), discriminator(fake))
+            discriminator_optimizer.zero_grad(set_to_none=True)
+            discriminator_loss.backward()
+            discriminator_optimizer.step()
+            fake_logits = discriminator(generator(prior.sample(BATCH, generator.latent_dim, "cpu", noise_generator)))
+            generator_loss = loss.generator_loss(fake_logits)
+            generator_optimizer.zero_grad(set_to_none=True)
+            generator_loss.backward()  # D's weights get gradients too; zeroed before D's next update
+            generator_optimizer.step()
+            done += 1
+    return time.perf_counter() - start
+
+
+class StepTimer(pl.Callback):
+    """Times the steps after ``warmup``."""
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.start, self.end = warmup, 0.0, 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.warmup:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.end = time.perf_counter()
+
+
+def ganbench_loop(steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str) -> float:
+    """ganbench's default path for the same training; returns timed seconds."""
+    generator, discriminator = tiny_networks(0)
+    gan = GAN(generator, discriminator, generator_optimizer=adam, discriminator_optimizer=adam)
+    timer = StepTimer(warmup)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_steps=warmup + steps,
+        logger=CSVLogger(log_dir),
+        callbacks=[timer],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(gan, datamodule=datamodule)
+    return timer.end - timer.start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=1000, help="timed steps per run")
+    parser.add_argument("--warmup", type=int, default=50, help="untimed steps first")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each")
+    arguments = parser.parse_args()
+    datamodule = MNISTSampleDataModule(batch_size=BATCH)
+    datamodule.setup()
+    images = datamodule.split_images("train")  # (4500, 1, 28, 28) float in [0, 1], held in memory
+    bare_times, ganbench_times = [], []
+    with tempfile.TemporaryDirectory() as log_dir:
+        for _ in range(arguments.repeats):
+            bare_times.append(bare_loop(arguments.steps, arguments.warmup, images))
+            ganbench_times.append(ganbench_loop(arguments.steps, arguments.warmup, datamodule, log_dir))
+    bare_step = statistics.median(bare_times) / arguments.steps
+    ganbench_step = statistics.median(ganbench_times) / arguments.steps
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {BATCH}, {HIDDEN}-unit networks")
+    print(f"bare loop:  {bare_step * 1e6:8.1f} us/step  (runs: {', '.join(f'{t:.2f}s' for t in bare_times)})")
+    print(f"ganbench:   {ganbench_step * 1e6:8.1f} us/step  (runs: {', '.join(f'{t:.2f}s' for t in ganbench_times)})")
+    print(f"ganbench adds {(ganbench_step - bare_step) * 1e6:.0f} us a step")
+    print(f"ratio ganbench / bare (time per step): {ganbench_step / bare_step:.2f}  (target <= 1.15)")
+
+
+if __name__ == "__main__":
+    main()
