@@ -45,7 +45,7 @@ def generate(generator: nn.Module, noise: Tensor, labels: Tensor | None = None) 
         noise: ``(B, latent_dim)``.
         labels: ``(B,)`` long class labels, for a conditional G only.
     """
-    if _takes_labels(generator, labels):
+    if takes_labels(generator, labels):
         return generator(noise, labels)
     return generator(noise)
 
@@ -62,7 +62,7 @@ def discriminate(
         latents: ``(B, latent_dim)``, for a D of pairs only: E(x) beside data, z beside G(z).
     """
     inputs: dict[str, Tensor] = {}
-    if _takes_labels(discriminator, labels):
+    if takes_labels(discriminator, labels):
         inputs["labels"] = labels
     if judges_pairs(discriminator):
         if latents is None:
@@ -82,13 +82,19 @@ def encode(encoder: nn.Module, images: Tensor, labels: Tensor | None = None) -> 
         images: ``(B, C, H, W)``.
         labels: ``(B,)`` long class labels, for a conditional E only.
     """
-    if _takes_labels(encoder, labels):
+    if takes_labels(encoder, labels):
         return encoder(images, labels)
     return encoder(images)
 
 
-def _takes_labels(network: nn.Module, labels: Tensor | None) -> bool:
-    """Whether to pass ``labels``; refuses a conditional network without them and labels to one that takes none."""
+def takes_labels(network: nn.Module, labels: Tensor | None) -> bool:
+    """Whether to pass ``labels`` to ``network``; refuses a conditional network without them and labels to one
+    that takes none (the contract's two errors).
+
+    Args:
+        network: G, D or E.
+        labels: what the caller has for it, ``(B,)`` or ``None``.
+    """
     name = type(network).__name__
     num_classes = num_classes_of(network)
     if num_classes is not None and labels is None:

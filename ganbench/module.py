@@ -39,6 +39,7 @@ from ganbench.contract import (
     is_conditional,
     judges_pairs,
     num_classes_of,
+    takes_labels,
 )
 from ganbench.data.statistics import class_frequencies
 from ganbench.divergence import DivergenceGuard
@@ -304,8 +305,7 @@ class GAN(pl.LightningModule):
         if labels is None:
             return self.draw_labels(num_samples, generator) if num_classes is not None else None
         labels = torch.as_tensor(labels, dtype=torch.long, device=self.device)
-        if num_classes is None:
-            generate(self.generator, torch.zeros(0), labels)  # the contract's one-line error
+        takes_labels(self.generator, labels)  # labels for an unconditional G: the contract's one-line error
         if tuple(labels.shape) != (num_samples,):
             raise ConfigError(f"sample: labels must have shape ({num_samples},), got {tuple(labels.shape)}.")
         if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < num_classes:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from ganbench.contract import discriminate, encode, eval_mode, generate, is_conditional, judges_pairs, num_classes_of
+from ganbench.data.statistics import training_labels
 from ganbench.errors import ConfigError, ShapeMismatchError, first_line
 
 
@@ -126,7 +127,7 @@ def _check_labels(network: Any, datamodule: Any) -> None:
         network: G, D or E; conditional when it has an integer ``num_classes``.
         datamodule: skipped unless set up, with ``datasets["train"].labels`` (``(N,)``, -1 = no label).
     """
-    labels = _training_labels(datamodule)
+    labels = training_labels(datamodule)
     num_classes = num_classes_of(network)
     if labels is None or len(labels) == 0 or num_classes is None:
         return
@@ -156,19 +157,6 @@ def _unlabelled_images(unlabelled: int, total: int, data_name: str) -> str:
     if unlabelled == total:
         return f"{data_name}'s training images"
     return f"{unlabelled} of the {total} training images of {data_name}"
-
-
-def _training_labels(datamodule: Any) -> torch.Tensor | None:
-    """The training split's labels ``(N,)`` (-1 = unlabelled), or ``None`` when they are not known yet.
-
-    Args:
-        datamodule: an :class:`ganbench.data.ImageDataModule` after ``setup()``, or anything else.
-    """
-    datasets = getattr(datamodule, "datasets", None)
-    if not isinstance(datasets, dict) or "train" not in datasets:
-        return None
-    labels = getattr(datasets["train"], "labels", None)
-    return labels if isinstance(labels, torch.Tensor) else None
 
 
 def _check_discriminator(discriminator: Any, images: torch.Tensor, labels: torch.Tensor, noise: torch.Tensor) -> None:

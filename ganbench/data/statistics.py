@@ -26,11 +26,23 @@ def mean_image(dataset: TensorImageDataset, chunk_size: int = 4096) -> Tensor:
     return (total / len(dataset)).float()
 
 
+def training_labels(datamodule: Any) -> Tensor | None:
+    """The training split's labels ``(N,)`` (-1 = unlabelled), or ``None`` when they are not known yet.
+
+    Args:
+        datamodule: an :class:`ganbench.data.ImageDataModule` after ``setup()``, or anything else.
+    """
+    datasets = getattr(datamodule, "datasets", None)
+    if not isinstance(datasets, dict) or "train" not in datasets:
+        return None
+    labels = getattr(datasets["train"], "labels", None)
+    return labels if isinstance(labels, Tensor) else None
+
+
 def class_frequencies(datamodule: Any, num_classes: int) -> Tensor | None:
     """The training labels' class frequencies ``(num_classes,)``, or ``None`` when the data has no labelled set."""
-    datasets = getattr(datamodule, "datasets", None)
-    labels = getattr(datasets.get("train"), "labels", None) if isinstance(datasets, dict) else None
-    if not isinstance(labels, Tensor) or len(labels) == 0:
+    labels = training_labels(datamodule)
+    if labels is None or len(labels) == 0:
         return None
     counts = torch.bincount(labels[labels >= 0].long(), minlength=num_classes).double()
     return counts / counts.sum() if counts.sum() > 0 else None
