@@ -56,6 +56,29 @@ def dcgan_stages(owner: str, image_shape: Sequence[int]) -> tuple[int, int]:
     )
 
 
+def dcgan_trunk(image_channels: int, width: int, stages: int, negative_slope: float) -> tuple[list[nn.Module], int]:
+    """DCGAN's discriminator trunk: ``stages`` strided 4 x 4 convolutions, each halving the side.
+
+    The first has LeakyReLU only, the others BatchNorm then LeakyReLU; channels ``width, 2 width, ...``.
+    Shared by :class:`DCGANDiscriminator` and :class:`ganbench.nets.DCGANEncoder`.
+
+    Args:
+        image_channels: C of the images.
+        width: channels of the first convolution; they double at every halving.
+        stages: halvings (:func:`dcgan_stages`).
+        negative_slope: LeakyReLU slope.
+
+    Returns:
+        The layers, and the channels of the last one (``4 width`` at 32 x 32).
+    """
+    channels = [width * 2**stage for stage in range(stages)]  # 32 x 32: [w, 2w, 4w]
+    layers: list[nn.Module] = [nn.Conv2d(image_channels, channels[0], 4, 2, 1), nn.LeakyReLU(negative_slope)]
+    for channels_in, channels_out in zip(channels[:-1], channels[1:]):  # halves the side
+        layers += [nn.Conv2d(channels_in, channels_out, 4, 2, 1, bias=False), nn.BatchNorm2d(channels_out)]
+        layers += [nn.LeakyReLU(negative_slope)]
+    return layers, channels[-1]
+
+
 class DCGANGenerator(Generator):
     """``z -> 4 x 4 -> 8 x 8 -> 16 x 16 -> 32 x 32`` by 4 x 4 transposed convolutions, tanh output.
 
@@ -152,16 +175,11 @@ class DCGANDiscriminator(Discriminator):
         check_num_classes(owner, num_classes)
         self.image_shape = tuple(image_shape)
         self.num_classes = num_classes
-        channels = [width * 2**stage for stage in range(stages)]  # 32 x 32: [w, 2w, 4w]
-        layers: list[nn.Module] = [nn.Conv2d(self.image_shape[0], channels[0], 4, 2, 1), nn.LeakyReLU(negative_slope)]
-        for channels_in, channels_out in zip(channels[:-1], channels[1:]):  # halves the side
-            layers += [nn.Conv2d(channels_in, channels_out, 4, 2, 1, bias=False), nn.BatchNorm2d(channels_out)]
-            layers += [nn.LeakyReLU(negative_slope)]
-        layers += [nn.Conv2d(channels[-1], 1, start, 1, 0)]  # (B, 1, 1, 1)
-        self.layers = nn.Sequential(*layers)
+        trunk, feature_channels = dcgan_trunk(self.image_shape[0], width, stages, negative_slope)
+        self.layers = nn.Sequential(*trunk, nn.Conv2d(feature_channels, 1, start, 1, 0))  # (B, 1, 1, 1)
         init_dcgan_(self)
         # embed(y) of the projection, one vector per class, when conditional
-        feature_dim = channels[-1] * start * start
+        feature_dim = feature_channels * start * start
         self.class_embedding = nn.Embedding(num_classes, feature_dim) if num_classes is not None else None
         if self.class_embedding is not None:
             nn.init.normal_(self.class_embedding.weight, 0.0, 0.02)

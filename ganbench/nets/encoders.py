@@ -19,7 +19,7 @@ from ganbench.nets.arguments import (
     check_num_classes,
 )
 from ganbench.nets.base import Encoder
-from ganbench.nets.dcgan import dcgan_stages, init_dcgan_
+from ganbench.nets.dcgan import dcgan_stages, dcgan_trunk, init_dcgan_
 from ganbench.nets.mlp import append_conditions
 
 ENCODER_ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
@@ -117,13 +117,9 @@ class DCGANEncoder(Encoder):
         self.image_shape = tuple(image_shape)
         self.latent_dim = latent_dim
         self.num_classes = num_classes
-        channels = [width * 2**stage for stage in range(stages)]  # 32 x 32: [w, 2w, 4w]
-        layers: list[nn.Module] = [nn.Conv2d(self.image_shape[0], channels[0], 4, 2, 1), nn.LeakyReLU(negative_slope)]
-        for channels_in, channels_out in zip(channels[:-1], channels[1:]):  # halves the side
-            layers += [nn.Conv2d(channels_in, channels_out, 4, 2, 1, bias=False), nn.BatchNorm2d(channels_out)]
-            layers += [nn.LeakyReLU(negative_slope)]
-        self.layers = nn.Sequential(*layers, nn.Flatten())  # (B, 4w * 4 * 4) at 32 x 32
-        self.output = nn.Linear(channels[-1] * start * start + (num_classes or 0), latent_dim)
+        trunk, feature_channels = dcgan_trunk(self.image_shape[0], width, stages, negative_slope)
+        self.layers = nn.Sequential(*trunk, nn.Flatten())  # (B, 4w * 4 * 4) at 32 x 32
+        self.output = nn.Linear(feature_channels * start * start + (num_classes or 0), latent_dim)
         init_dcgan_(self)
         nn.init.normal_(self.output.weight, 0.0, 0.02)
         nn.init.zeros_(self.output.bias)
