@@ -22,9 +22,8 @@ import statistics
 import tempfile
 import time
 
-import lightning.pytorch as pl
 import torch
-from lightning.pytorch.loggers import CSVLogger
+from throughput import timed_fit  # bench/ is on the path when a script in it runs
 
 from ganbench import GAN
 from ganbench.data import MNISTSampleDataModule
@@ -75,38 +74,11 @@ def bare_loop(steps: int, warmup: int, images: torch.Tensor) -> float:
     return time.perf_counter() - start
 
 
-class StepTimer(pl.Callback):
-    """Times the steps after ``warmup``."""
-
-    def __init__(self, warmup: int) -> None:
-        self.warmup, self.start, self.end = warmup, 0.0, 0.0
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if trainer.global_step == self.warmup:
-            self.start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.end = time.perf_counter()
-
-
 def ganbench_loop(steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str) -> float:
     """ganbench's default path for the same training; returns timed seconds."""
     generator, discriminator = tiny_networks(0)
     gan = GAN(generator, discriminator, generator_optimizer=adam, discriminator_optimizer=adam)
-    timer = StepTimer(warmup)
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_steps=warmup + steps,
-        logger=CSVLogger(log_dir),
-        callbacks=[timer],
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-    )
-    trainer.fit(gan, datamodule=datamodule)
-    return timer.end - timer.start
+    return timed_fit(gan, steps, warmup, datamodule, log_dir)
 
 
 def main() -> None:

@@ -93,6 +93,12 @@ def ganbench_loop(steps: int, warmup: int, datamodule: MNISTSampleDataModule, lo
         generator_scheduler=ExponentialDecay,
         discriminator_scheduler=ExponentialDecay,
     )
+    return timed_fit(gan, steps, warmup, datamodule, log_dir)
+
+
+def timed_fit(gan: GAN, steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str) -> float:
+    """Fits ``gan`` on the CPU with a CSV logger at its default interval and no progress bar, checkpoints or
+    validation; returns the seconds of the ``steps`` steps after ``warmup`` (also used by ``bench/overhead.py``)."""
     timer = StepTimer(warmup)
     trainer = pl.Trainer(
         accelerator="cpu",
