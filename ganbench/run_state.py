@@ -161,7 +161,7 @@ def load_generator_weights(module: torch.nn.Module, path: str | None) -> torch.T
     """
     if not path:
         raise IncompatibleCheckpointError("model.generator_checkpoint is not set; point it at a trained GAN's .ckpt.")
-    check_checkpoint_file(path)
+    check_checkpoint_file(path, option="--model.generator_checkpoint")
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     parts = ("generator.", "discriminator.")
     saved = {key: value for key, value in checkpoint.get("state_dict", {}).items() if key.startswith(parts)}

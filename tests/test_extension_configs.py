@@ -156,3 +156,20 @@ def test_class_accuracy_refuses_an_unconditional_generator(tmp_path, classifier_
             ]
         )
     assert "needs a conditional generator" in capsys.readouterr().err
+
+
+def test_posthoc_with_a_missing_generator_checkpoint_names_that_option(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "fit",
+                *quickstart(f"--config={REPO / 'configs/encoder/posthoc.yaml'}", *SMALL_QUICKSTART),
+                f"--model.generator_checkpoint={tmp_path / 'absent.ckpt'}",
+                *QUICK,
+                f"--trainer.default_root_dir={tmp_path}",
+            ]
+        )
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1] == (
+        f"ganbench: error: Checkpoint {tmp_path / 'absent.ckpt'} does not exist; check --model.generator_checkpoint."
+    )
