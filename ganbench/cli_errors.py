@@ -10,6 +10,7 @@ from argparse import ArgumentError
 from lightning.pytorch.cli import LightningCLI
 
 from ganbench.errors import ConfigError, GanbenchError
+from ganbench.help import EPILOG, ShortHelpFormatter
 from ganbench.parser_errors import explain, parser_keys
 
 
@@ -48,10 +49,14 @@ def run_cli(
         args: command-line arguments (``sys.argv`` when ``None``).
         description: the first line of ``--help`` (instead of Lightning's "Lightning Trainer command line tool").
     """
-    parser_kwargs: dict = {"prog": program, **({"description": description} if description else {})}
+    # Trainer options abridged and library classes counted, to fit a terminal (ganbench.help). jsonargparse gives
+    # each subcommand's parser the main parser's formatter_class, so it is set there.
+    parser_kwargs: dict = {"prog": program, "formatter_class": ShortHelpFormatter}
+    if description:
+        parser_kwargs["description"] = description
     # argparse's usage line would list every option again (~70 lines before the help proper): a short one instead.
     usage = "%(prog)s [-h] [-c CONFIG] [--print_config] [--SECTION.KEY VALUE ...]"
-    parser_kwargs.update({subcommand: {"usage": usage} for subcommand in cli_class.subcommands()})
+    parser_kwargs.update({subcommand: {"usage": usage, "epilog": EPILOG} for subcommand in cli_class.subcommands()})
     try:
         cli_class(args=args, parser_kwargs=parser_kwargs)
     except Exception as error:

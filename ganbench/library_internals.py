@@ -5,8 +5,10 @@ release that renames one of these breaks it, so each is checked by ``tests/test_
 which names the library, the attribute and the function here when it fails.
 """
 
+from argparse import Action
 from typing import Any
 
+from jsonargparse import DefaultHelpFormatter
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.strategies import Strategy
 from torch import Tensor, nn
@@ -16,6 +18,7 @@ PRIVATE_NAMES = (
     ("lightning", "lightning.pytorch.strategies.DDPStrategy", "_ddp_kwargs"),
     ("lightning", "lightning.pytorch.callbacks.ModelCheckpoint", "_every_n_train_steps"),
     ("torchmetrics", "torchmetrics.image.fid.NoTrainInceptionV3", "_torch_fidelity_forward"),
+    ("jsonargparse", "jsonargparse.DefaultHelpFormatter", "_get_help_string"),
 )
 
 
@@ -47,3 +50,27 @@ def inception_features_and_logits(network: nn.Module, images: Tensor) -> tuple[T
     """
     outputs: Any = network._torch_fidelity_forward(images)
     return outputs[0], outputs[1]
+
+
+class OptionHelpFormatter(DefaultHelpFormatter):
+    """jsonargparse's help formatter with two public hooks: :meth:`lists_option` and :meth:`option_help`.
+
+    argparse has no public hook for either. ``add_argument`` is where argparse's formatter takes each
+    option into the help, and ``_get_help_string`` is where jsonargparse appends the type, the default
+    and the "known subclasses" to the docstring's text.
+    """
+
+    def lists_option(self, action: Action) -> bool:
+        """Whether ``--help`` lists ``action`` (every option, unless overridden)."""
+        return True
+
+    def option_help(self, action: Action, text: str) -> str:
+        """The help of ``action``: ``text`` is jsonargparse's (``%(type)s`` and ``%(default)s`` not yet filled in)."""
+        return text
+
+    def add_argument(self, action: Action) -> None:
+        if self.lists_option(action):
+            super().add_argument(action)
+
+    def _get_help_string(self, action: Action) -> str:
+        return self.option_help(action, super()._get_help_string(action))

@@ -67,3 +67,34 @@ def test_the_command_picks_lightnings_registered_ddp_strategies_for_a_gan():
     assert ddp_strategy_for_gans("ddp_spawn") == "ddp_spawn_find_unused_parameters_true"
     assert {ddp_strategy_for_gans("ddp"), ddp_strategy_for_gans("ddp_spawn")} <= set(StrategyRegistry)
     assert ddp_strategy_for_gans("auto") == "auto" and ddp_strategy_for_gans(None) is None
+
+
+def test_the_help_formatter_hooks_see_every_option_and_its_known_subclasses():
+    """``OptionHelpFormatter`` gets each option (``add_argument``) and jsonargparse's text (``_get_help_string``)."""
+    import jsonargparse
+    import torch
+
+    from ganbench.library_internals import OptionHelpFormatter
+
+    texts = {}
+
+    class Recording(OptionHelpFormatter):
+        def lists_option(self, action):
+            return action.dest != "hidden"
+
+        def option_help(self, action, text):
+            texts[action.dest] = text
+            return text.replace("the optimiser", "THE OPTIMISER")
+
+    parser = jsonargparse.ArgumentParser(formatter_class=Recording)
+    parser.add_argument("--optimizer", type=torch.optim.Optimizer, help="the optimiser")
+    parser.add_argument("--hidden", type=int, help="not listed")
+    help_text = parser.format_help()
+    failure = (
+        f"jsonargparse {jsonargparse.__version__} no longer passes an option's text with its known subclasses "
+        "through DefaultHelpFormatter._get_help_string, or argparse each option through add_argument: rewrite "
+        "OptionHelpFormatter in ganbench/library_internals.py."
+    )
+    assert texts["optimizer"].startswith("the optimiser"), failure
+    assert "known subclasses: " in texts["optimizer"] and "torch.optim.Adam" in texts["optimizer"], failure
+    assert "THE OPTIMISER" in help_text and "not listed" not in help_text, failure
