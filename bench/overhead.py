@@ -18,6 +18,8 @@ Target (issue: per-step overhead): ganbench within 1.15x of the bare loop.
 """
 
 import argparse
+import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -26,6 +28,7 @@ import torch
 from throughput import timed_fit  # bench/ is on the path when a script in it runs
 
 from ganbench import GAN
+from ganbench.cuda_check import VARIABLE
 from ganbench.data import MNISTSampleDataModule
 from ganbench.losses import NonSaturating
 from ganbench.nets import MLPDiscriminator, MLPGenerator
@@ -42,6 +45,20 @@ def tiny_networks(seed: int) -> tuple[MLPGenerator, MLPDiscriminator]:
 
 def adam(parameters) -> torch.optim.Adam:
     return torch.optim.Adam(parameters, lr=2e-4, betas=(0.5, 0.999))
+
+
+@contextlib.contextmanager
+def without_lightning_environment():
+    """What a script that never imported Lightning sees: no ``PYTORCH_NVML_BASED_CUDA_CHECK`` (Lightning sets it).
+
+    With it set, torch's Adam asks NVML whether CUDA is available at every step (ganbench/cuda_check.py).
+    """
+    saved = os.environ.pop(VARIABLE, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[VARIABLE] = saved
 
 
 def bare_loop(steps: int, warmup: int, images: torch.Tensor) -> float:
@@ -93,7 +110,8 @@ def main() -> None:
     bare_times, ganbench_times = [], []
     with tempfile.TemporaryDirectory() as log_dir:
         for _ in range(arguments.repeats):
-            bare_times.append(bare_loop(arguments.steps, arguments.warmup, images))
+            with without_lightning_environment():
+                bare_times.append(bare_loop(arguments.steps, arguments.warmup, images))
             ganbench_times.append(ganbench_loop(arguments.steps, arguments.warmup, datamodule, log_dir))
     bare_step = statistics.median(bare_times) / arguments.steps
     ganbench_step = statistics.median(ganbench_times) / arguments.steps

@@ -1,7 +1,7 @@
 """Divergence: non-finite losses or discriminator outputs, found without a host sync per step.
 
-Every step adds its losses and D's outputs to a device-side record (a handful of scalar kernels:
-NaN and infinity propagate through a sum). The record is read, which is one host sync, only on the
+Every step adds the sum of its losses and D's outputs to a device-side record (two kernels: NaN and
+infinity propagate through a sum). The record is read, which is one host sync, only on the
 steps where Lightning writes logs, before any checkpoint is written and at the end of an epoch.
 A divergence then either stops the run with a message naming the first bad step and the last good
 checkpoint, or rolls back to that checkpoint and lowers the learning rates (``on_divergence``).
@@ -27,43 +27,36 @@ class DivergenceError(GanbenchError):
 
 
 class FiniteRecord:
-    """Counts, on the device, how many steps of the current window were finite before the first that was not.
+    """Keeps, on the device, one sum per step of the current window; finds the first that was not finite.
 
-    ``record`` costs a few scalar kernels and never syncs; ``first_nonfinite_step`` syncs once.
+    A sum is non-finite exactly when one of its terms is (NaN and infinities propagate; finite float32
+    logits and losses are far too small to overflow it). ``record`` costs two kernels and never syncs;
+    ``first_nonfinite_step`` syncs once for the whole window.
     """
 
     def __init__(self) -> None:
-        self._finite_run: Tensor | None = None
+        self._totals: list[Tensor] = []
         self._first_step = 0
-        self._count = 0
 
     def record(self, step: int, values: list[Tensor]) -> None:
         """Adds step ``step``'s tensors (losses, logits) to the window."""
-        total = torch.stack([value.detach().float().sum() for value in values]).sum()
-        finite = torch.isfinite(total)
-        if self._finite_run is None or self._finite_run.device != total.device:
-            self._finite_run = torch.zeros((), dtype=torch.long, device=total.device)
-        if self._count == 0:
+        if not self._totals:
             self._first_step = step
-        # Grows by one while every step so far was finite, then stays: the offset of the first bad step.
-        self._finite_run += finite & (self._finite_run == self._count)
-        self._count += 1
+        flat = [value.detach().reshape(-1).float() for value in values]
+        self._totals.append(torch.cat(flat).sum())
 
     def first_nonfinite_step(self) -> int | None:
         """The first step of the window whose values were not finite, else ``None`` (and a new window)."""
-        if self._count == 0:
+        if not self._totals:
             return None
-        finite_steps = int(self._finite_run)
-        if finite_steps == self._count:
-            self._count = 0
-            self._finite_run.zero_()
+        finite = torch.isfinite(torch.stack(self._totals))
+        self._totals = []
+        if bool(finite.all()):
             return None
-        return self._first_step + finite_steps
+        return self._first_step + int(finite.logical_not().nonzero()[0])
 
     def reset(self) -> None:
-        self._count = 0
-        if self._finite_run is not None:
-            self._finite_run.zero_()
+        self._totals = []
 
 
 class DivergencePolicy:

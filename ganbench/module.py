@@ -41,6 +41,7 @@ from ganbench.contract import (
     num_classes_of,
     takes_labels,
 )
+from ganbench.cuda_check import CudaCheckOncePerRun
 from ganbench.data.statistics import class_frequencies
 from ganbench.divergence import DivergenceGuard
 from ganbench.errors import ConfigError, first_line
@@ -179,7 +180,7 @@ class GAN(pl.LightningModule):
         return self.generator.latent_dim
 
     def configure_callbacks(self) -> list[pl.Callback]:
-        return [self.divergence]
+        return [self.divergence, CudaCheckOncePerRun()]
 
     # ------------------------------------------------------------------ set-up
 

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 from torchdata.stateful_dataloader.sampler import StatefulDistributedSampler
 
+from ganbench.data.batches import DeviceBatches
 from ganbench.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
@@ -50,6 +51,10 @@ class TensorImageDataset(Dataset):
     def __getitems__(self, indices: list[int]) -> tuple[Tensor, Tensor]:
         index = torch.as_tensor(indices, dtype=torch.long)
         return self._convert(self.images[index]), self.labels[index]
+
+    def all_pixels(self) -> Tensor:
+        """Every image as float pixels ``(N, C, H, W)``, in a new tensor (the stored values are left alone)."""
+        return self._convert(self.images.clone())
 
     def _convert(self, images: Tensor) -> Tensor:
         return images.float().mul_(self.scale).add_(self.shift)
@@ -105,7 +110,10 @@ class ImageDataModule(pl.LightningDataModule):
 
     Args:
         batch_size: minibatch size m (the paper: 100).
-        num_workers: DataLoader worker processes (0 is fastest for in-memory tensors).
+        num_workers: 0 (the default) holds the training split on the training device and slices
+            batches there (:class:`~ganbench.data.batches.DeviceBatches`); more feeds it through a
+            resumable DataLoader with that many worker processes (for a :meth:`make_dataset` whose
+            data do not fit in memory). Evaluation splits always go through a DataLoader.
         pixel_range: ``(low, high)`` the pixels are scaled to: ``(0, 1)`` for the paper's
             sigmoid generators, ``(-1, 1)`` for tanh ones.
     """
@@ -153,23 +161,30 @@ class ImageDataModule(pl.LightningDataModule):
             self.setup()
         return DataLoader(self.datasets[split], shuffle=False, **self._loader_options())
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> DeviceBatches | DataLoader:
         """Shuffled training batches whose position a checkpoint holds (exact mid-epoch resume).
 
-        A ``StatefulDataLoader`` (torchdata) gives Lightning the :class:`EpochShuffleSampler`'s
-        epoch and position, which Lightning saves in every checkpoint and restores on resume. The
-        permutation is seeded from the run's seed; under DDP each rank takes its share of it.
+        With ``num_workers=0`` (the default) the training split is held as one float tensor on the
+        training device and batches are sliced from it (:class:`~ganbench.data.batches.DeviceBatches`):
+        no per-step DataLoader work or host copy. With workers, a ``StatefulDataLoader`` (torchdata)
+        over an :class:`EpochShuffleSampler`. Both hand out the same batches in the same order: a
+        permutation seeded from the run's seed and the epoch, each DDP rank taking its share; both
+        give Lightning their position, which it saves in every checkpoint and restores on resume.
         """
         if "train" not in self.datasets:
             self.setup()
         trainer = getattr(self, "trainer", None)
-        sampler = EpochShuffleSampler(
-            self.datasets["train"],
+        order = dict(
             num_replicas=trainer.world_size if trainer is not None else 1,
             rank=trainer.global_rank if trainer is not None else 0,
             seed=torch.initial_seed() % 2**63,
         )
-        return StatefulDataLoader(self.datasets["train"], sampler=sampler, drop_last=True, **self._loader_options())
+        dataset = self.datasets["train"]
+        if self.num_workers == 0 and isinstance(dataset, TensorImageDataset):
+            device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+            return DeviceBatches(dataset, self.batch_size, device, **order)
+        sampler = EpochShuffleSampler(dataset, **order)
+        return StatefulDataLoader(dataset, sampler=sampler, drop_last=True, **self._loader_options())
 
     def val_dataloader(self) -> DataLoader:
         return self._evaluation_loader("val")
