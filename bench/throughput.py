@@ -14,6 +14,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -81,8 +82,13 @@ class StepTimer(pl.Callback):
 
 def ganbench_loop(steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str) -> float:
     """ganbench's Trainer with its default logging (every 50 steps); returns timed seconds."""
+    return timed_fit(paper_gan(), steps, warmup, datamodule, log_dir)
+
+
+def paper_gan(**options: Any) -> GAN:
+    """The paper's MNIST recipe as ``GAN`` (the released code's simultaneous update); ``options`` go to ``GAN``."""
     generator, discriminator = paper_networks(0)
-    gan = GAN(
+    return GAN(
         generator,
         discriminator,
         loss=NonSaturating(),
@@ -92,15 +98,18 @@ def ganbench_loop(steps: int, warmup: int, datamodule: MNISTSampleDataModule, lo
         discriminator_optimizer=lambda p: ClassicMomentumSGD(p, lr=0.1, momentum=0.5),
         generator_scheduler=ExponentialDecay,
         discriminator_scheduler=ExponentialDecay,
+        **options,
     )
-    return timed_fit(gan, steps, warmup, datamodule, log_dir)
 
 
-def timed_fit(gan: GAN, steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str) -> float:
+def timed_fit(
+    gan: GAN, steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str, **trainer_options: Any
+) -> float:
     """Fits ``gan`` on the CPU with a CSV logger at its default interval and no progress bar, checkpoints or
-    validation; returns the seconds of the ``steps`` steps after ``warmup`` (also used by ``bench/overhead.py``)."""
+    validation; returns the seconds of the ``steps`` steps after ``warmup`` (also used by ``bench/overhead.py``
+    and ``bench/speedups.py``). ``trainer_options`` (``precision``, ``accelerator``) go to the ``Trainer``."""
     timer = StepTimer(warmup)
-    trainer = pl.Trainer(
+    options = dict(
         accelerator="cpu",
         max_steps=warmup + steps,
         logger=CSVLogger(log_dir),
@@ -111,6 +120,7 @@ def timed_fit(gan: GAN, steps: int, warmup: int, datamodule: MNISTSampleDataModu
         limit_val_batches=0,
         num_sanity_val_steps=0,
     )
+    trainer = pl.Trainer(**{**options, **trainer_options})
     trainer.fit(gan, datamodule=datamodule)
     return timer.end - timer.start
 

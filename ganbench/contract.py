@@ -9,12 +9,17 @@ and :func:`encode`. A network declares what it takes by two attributes (:mod:`ga
 
 A conditional network given no labels, or labels given to a network that takes none, is one
 :class:`~ganbench.errors.ConfigError` each way, raised before the network runs.
+
+Outputs leave the contract in float32 at least: under mixed precision (``--trainer.precision=bf16-mixed``)
+a network computes in bfloat16 inside, but the losses, the logged diagnostics, the samples and the metrics
+made from them see float32 (float64 stays float64). The cast is exact, and free when the output is float32.
 """
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from ganbench.errors import ConfigError
@@ -45,9 +50,8 @@ def generate(generator: nn.Module, noise: Tensor, labels: Tensor | None = None) 
         noise: ``(B, latent_dim)``.
         labels: ``(B,)`` long class labels, for a conditional G only.
     """
-    if takes_labels(generator, labels):
-        return generator(noise, labels)
-    return generator(noise)
+    images = generator(noise, labels) if takes_labels(generator, labels) else generator(noise)
+    return at_least_float32(images)
 
 
 def discriminate(
@@ -71,7 +75,7 @@ def discriminate(
                 "but was given no latents; it needs an encoder (model.encoder with encoder_mode: bigan)."
             )
         inputs["latents"] = latents
-    return discriminator(images, **inputs)
+    return at_least_float32(discriminator(images, **inputs))
 
 
 def encode(encoder: nn.Module, images: Tensor, labels: Tensor | None = None) -> Tensor:
@@ -82,9 +86,17 @@ def encode(encoder: nn.Module, images: Tensor, labels: Tensor | None = None) -> 
         images: ``(B, C, H, W)``.
         labels: ``(B,)`` long class labels, for a conditional E only.
     """
-    if takes_labels(encoder, labels):
-        return encoder(images, labels)
-    return encoder(images)
+    latents = encoder(images, labels) if takes_labels(encoder, labels) else encoder(images)
+    return at_least_float32(latents)
+
+
+def at_least_float32(output: Tensor) -> Tensor:
+    """``output`` cast to float32 when a network made it in float16 or bfloat16 (autocast); else unchanged.
+
+    Args:
+        output: a network's output tensor.
+    """
+    return output.float() if output.dtype in _HALF_PRECISION else output
 
 
 def takes_labels(network: nn.Module, labels: Tensor | None) -> bool:
@@ -108,6 +120,9 @@ def takes_labels(network: nn.Module, labels: Tensor | None) -> bool:
             "conditional."
         )
     return num_classes is not None
+
+
+_HALF_PRECISION = (torch.float16, torch.bfloat16)
 
 
 @contextmanager

@@ -100,6 +100,12 @@ class GAN(pl.LightningModule):
         encoder_mode: how E is trained: ``joint``, ``bigan`` or ``posthoc`` (see :data:`EncoderMode`).
         encoder_optimizer: builds E's optimiser (``joint`` and ``posthoc``; ``bigan`` uses G's).
         generator_checkpoint: ``posthoc`` only: the trained GAN's checkpoint whose G and D are loaded and frozen.
+        compile_networks: compile G, D and E with ``torch.compile`` before the first step: ``true``, or a dict of
+            its keyword arguments (``{mode: max-autotune}``). In place, so parameter names and checkpoints are
+            those of an uncompiled run. Off by default: the first steps pay the compilation (seconds to minutes),
+            and compiling for the CPU needs a C++ compiler. A loss with a penalty (``R1``) is refused, as
+            torch.compile cannot differentiate D's gradient again. Mixed precision is the Trainer's:
+            ``--trainer.precision=bf16-mixed`` (docs/performance.md).
     """
 
     def __init__(
@@ -122,6 +128,7 @@ class GAN(pl.LightningModule):
         encoder_mode: EncoderMode = "joint",
         encoder_optimizer: OptimizerCallable = torch.optim.Adam,
         generator_checkpoint: str | None = None,
+        compile_networks: bool | dict[str, Any] = False,
     ) -> None:
         super().__init__()
         if schedule not in ("alternating", "simultaneous"):
@@ -150,6 +157,8 @@ class GAN(pl.LightningModule):
         self.noise_seed = noise_seed
         self.encoder_mode = encoder_mode if encoder is not None else None
         self.generator_checkpoint = generator_checkpoint
+        self.compile_networks = compile_networks
+        self._networks_compiled = False
         self.num_classes = common_num_classes(generator, discriminator, encoder)
         self.class_frequencies: Tensor | None = None  # of the training labels; fake labels are drawn from them
         self.divergence = DivergenceGuard(on_divergence, rollback_lr_factor, max_rollbacks)
@@ -203,6 +212,24 @@ class GAN(pl.LightningModule):
             self.generator.requires_grad_(False)
             self.discriminator.requires_grad_(False)
         find_unused_parameters(self.trainer.strategy)  # each backward reaches G or D, not both (DDP)
+
+    def configure_model(self) -> None:
+        """Compiles G, D and E in place, once, when ``compile_networks`` asks (after :meth:`setup`)."""
+        if self.compile_networks is False or self._networks_compiled:
+            return
+        if type(self.loss).penalty is not GANLoss.penalty:
+            raise ConfigError(
+                f"model.compile_networks: {self.loss!r} adds a penalty to D's loss, which may differentiate D's "
+                "gradient (R1 does); torch.compile cannot. Train it uncompiled (compile_networks: false)."
+            )
+        options = self.compile_networks if isinstance(self.compile_networks, dict) else {}
+        try:
+            for network in (self.generator, self.discriminator, self.encoder):
+                if network is not None:
+                    network.compile(**options)  # nn.Module.compile: no `_orig_mod.` wrapper in the state_dict
+        except (TypeError, ValueError, RuntimeError) as error:  # an unknown option or mode; no torch.compile here
+            raise ConfigError(f"model.compile_networks: {first_line(error)}") from None
+        self._networks_compiled = True
 
     def configure_optimizers(self) -> Any:
         generator_parameters = self.generator.parameters()

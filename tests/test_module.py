@@ -240,6 +240,7 @@ def test_module_built_in_python_saves_plain_hyperparameters_and_reloads_with_its
         "max_rollbacks",
         "encoder_mode",
         "generator_checkpoint",
+        "compile_networks",
     }
     trainer = tiny_trainer(tmp_path, max_steps=2)
     trainer.fit(gan, datamodule=RandomImages())
