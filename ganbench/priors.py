@@ -17,7 +17,13 @@ class Prior(ABC):
     """
 
     @abstractmethod
-    def sample(self, num_samples: int, latent_dim: int, device: torch.device | str = "cpu", generator=None) -> Tensor:
+    def sample(
+        self,
+        num_samples: int,
+        latent_dim: int,
+        device: torch.device | str = "cpu",
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         """Draws noise of shape ``(num_samples, latent_dim)``.
 
         Args:
@@ -43,7 +49,13 @@ class Uniform(Prior):
         self.low = low
         self.high = high
 
-    def sample(self, num_samples: int, latent_dim: int, device: torch.device | str = "cpu", generator=None) -> Tensor:
+    def sample(
+        self,
+        num_samples: int,
+        latent_dim: int,
+        device: torch.device | str = "cpu",
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         noise = torch.rand(num_samples, latent_dim, device=device, generator=generator)
         return noise.mul_(self.high - self.low).add_(self.low)
 
@@ -59,6 +71,12 @@ class Normal(Prior):
         self.mean = mean
         self.std = std
 
-    def sample(self, num_samples: int, latent_dim: int, device: torch.device | str = "cpu", generator=None) -> Tensor:
+    def sample(
+        self,
+        num_samples: int,
+        latent_dim: int,
+        device: torch.device | str = "cpu",
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         noise = torch.randn(num_samples, latent_dim, device=device, generator=generator)
         return noise.mul_(self.std).add_(self.mean)

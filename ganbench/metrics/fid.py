@@ -24,6 +24,7 @@ import math
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -79,7 +80,8 @@ class FIDEvaluator(nn.Module):
         inception_weights_path: local Inception weights file (see :func:`find_inception_weights`).
         resize: Inception's resize to 299: ``tf1-bilinear`` (TF FID / torch-fidelity) or ``antialias-bilinear``.
         kid: also compute the Kernel Inception Distance (polynomial kernel, subsets).
-        kid_subsets, kid_subset_size: KID's subsets and their size (torch-fidelity: 100, 1000).
+        kid_subsets: the number of KID's subsets (torch-fidelity: 100).
+        kid_subset_size: the images in each KID subset (torch-fidelity: 1000).
         inception_score: also compute the Inception Score (needs ``features_and_logits`` on the extractor).
         inception_score_splits: IS splits (10, as in the original).
         batch_size: images per extractor pass.
@@ -338,15 +340,16 @@ def frechet_distance(
     fake_images: Tensor,
     pixel_range: Sequence[float] = (0.0, 1.0),
     feature_extractor: nn.Module | None = None,
-    **options,
+    **options: Any,
 ) -> FIDResult:
     """One-shot FID of two image sets ``(N, C, H, W)`` in ``pixel_range`` (no cache unless ``cache_dir`` is given).
 
     Args:
-        real_images, fake_images: the two sets.
+        real_images: the real set.
+        fake_images: the generated set.
         pixel_range: their ``(low, high)``.
         feature_extractor: as in :class:`FIDEvaluator` (``None``: Inception).
-        options: further :class:`FIDEvaluator` arguments.
+        **options: further :class:`FIDEvaluator` arguments.
     """
     options.setdefault("use_cache", "cache_dir" in options)
     evaluator = FIDEvaluator(feature_extractor, **options)
