@@ -1,17 +1,23 @@
 """What ganbench adds to each training step, measured where the networks cost almost nothing.
 
-Both loops train tiny networks (16 hidden units: G 100 -> 16 -> 784, D 784 -> 16 -> 1) with Adam on the
+Three loops train tiny networks (16 hidden units: G 100 -> 16 -> 784, D 784 -> 16 -> 1) with Adam on the
 embedded MNIST sample, batch 100, in Algorithm 1's order (one D update, then one G update, a step):
 
 - the bare loop holds the training images as one float tensor, shuffles indices with ``randperm`` each
   epoch and slices batches from it: no DataLoader, no logging, no checks;
-- ganbench runs its default path: ``Trainer`` + ``GAN`` + ``MNISTSampleDataModule`` (its resumable
-  DataLoader), a CSV logger at the default interval (50 steps), the divergence watch, no progress bar.
+  it runs without the ``PYTORCH_NVML_BASED_CUDA_CHECK`` that importing Lightning sets, as a script that
+  never imported Lightning would;
+- the same step as a plain ``LightningModule`` (manual optimisation, as Lightning's docs write it) through
+  the same ``Trainer`` and data: what Lightning itself costs;
+- ganbench runs its default path: ``Trainer`` + ``GAN`` + ``MNISTSampleDataModule`` (the training split
+  held as a tensor, batches sliced from it), a CSV logger at the default interval (50 steps), the
+  divergence watch, no progress bar.
 
-Runs alternate (bare, ganbench, bare, ...) so machine noise hits both alike; the medians are compared.
-Printed: the ratio of the time per step (ganbench / bare) and the microseconds ganbench adds per step.
+Runs alternate (bare, Lightning, ganbench, bare, ...) so machine noise hits all alike; the medians are
+compared. Printed: the ratios of the time per step (ganbench / bare, ganbench / plain Lightning) and the
+microseconds ganbench adds per step to the bare loop.
 
-    python bench/overhead.py                       # ~1 min on 2 CPU cores
+    OMP_NUM_THREADS=1 python bench/overhead.py     # ~1 min; one thread: steadier on a shared machine
     python bench/overhead.py --steps 200 --repeats 1   # smoke run
 
 Target (issue: per-step overhead): ganbench within 1.15x of the bare loop.
@@ -24,6 +30,7 @@ import statistics
 import tempfile
 import time
 
+import lightning.pytorch as pl
 import torch
 from throughput import timed_fit  # bench/ is on the path when a script in it runs
 
@@ -91,6 +98,44 @@ def bare_loop(steps: int, warmup: int, images: torch.Tensor) -> float:
     return time.perf_counter() - start
 
 
+class PlainLightningGAN(pl.LightningModule):
+    """The bare loop's step written as a plain LightningModule with manual optimisation, as its docs show.
+
+    What Lightning itself costs a step, before anything of ganbench's. Each ``optimizer.step()`` counts as a
+    Lightning step here (two a batch), so it runs twice as many "steps" as batches.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.generator, self.discriminator = tiny_networks(0)
+        self.loss, self.prior = NonSaturating(), Uniform()
+        self.noise = torch.Generator().manual_seed(0)
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        return [adam(self.discriminator.parameters()), adam(self.generator.parameters())]
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        real, _ = batch
+        discriminator_optimizer, generator_optimizer = self.optimizers()
+        with torch.no_grad():
+            fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, "cpu", self.noise))
+        discriminator_loss = self.loss.discriminator_loss(self.discriminator(real), self.discriminator(fake))
+        discriminator_optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(discriminator_loss)
+        discriminator_optimizer.step()
+        fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, "cpu", self.noise))
+        generator_loss = self.loss.generator_loss(self.discriminator(fake))
+        generator_optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(generator_loss)
+        generator_optimizer.step()
+
+
+def lightning_loop(steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str) -> float:
+    """The same training as a plain LightningModule through the same Trainer; returns timed seconds."""
+    return timed_fit(PlainLightningGAN(), 2 * steps, 2 * warmup, datamodule, log_dir)
+
+
 def ganbench_loop(steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str) -> float:
     """ganbench's default path for the same training; returns timed seconds."""
     generator, discriminator = tiny_networks(0)
@@ -107,19 +152,24 @@ def main() -> None:
     datamodule = MNISTSampleDataModule(batch_size=BATCH)
     datamodule.setup()
     images = datamodule.split_images("train")  # (4500, 1, 28, 28) float in [0, 1], held in memory
-    bare_times, ganbench_times = [], []
+    bare_times, lightning_times, ganbench_times = [], [], []
     with tempfile.TemporaryDirectory() as log_dir:
         for _ in range(arguments.repeats):
             with without_lightning_environment():
                 bare_times.append(bare_loop(arguments.steps, arguments.warmup, images))
+            lightning_times.append(lightning_loop(arguments.steps, arguments.warmup, datamodule, log_dir))
             ganbench_times.append(ganbench_loop(arguments.steps, arguments.warmup, datamodule, log_dir))
     bare_step = statistics.median(bare_times) / arguments.steps
     ganbench_step = statistics.median(ganbench_times) / arguments.steps
+    lightning_step = statistics.median(lightning_times) / arguments.steps
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {BATCH}, {HIDDEN}-unit networks")
     print(f"bare loop:  {bare_step * 1e6:8.1f} us/step  (runs: {', '.join(f'{t:.2f}s' for t in bare_times)})")
+    runs = ", ".join(f"{t:.2f}s" for t in lightning_times)
+    print(f"Lightning:  {lightning_step * 1e6:8.1f} us/step  (runs: {runs}; a plain LightningModule, no ganbench)")
     print(f"ganbench:   {ganbench_step * 1e6:8.1f} us/step  (runs: {', '.join(f'{t:.2f}s' for t in ganbench_times)})")
     print(f"ganbench adds {(ganbench_step - bare_step) * 1e6:.0f} us a step")
     print(f"ratio ganbench / bare (time per step): {ganbench_step / bare_step:.2f}  (target <= 1.15)")
+    print(f"ratio ganbench / plain Lightning: {ganbench_step / lightning_step:.2f}")
 
 
 if __name__ == "__main__":
