@@ -355,11 +355,11 @@ def test_command_refuses_a_checkpoint_of_other_networks(tmp_path):
     (checkpoint,) = tmp_path.glob("quickstart/version_0/checkpoints/last.ckpt")  # a run folder even without logger
     result = quickstart(
         checkpoint.parent,
-        "--model.generator.init_args.hidden_dims=[128,128]",
+        "--model.generator.init_args.width=16",
         f"--ckpt_path={checkpoint}",
         "--trainer.logger=false",
         f"--trainer.default_root_dir={tmp_path / 'other'}",
     )
     line = error_line(result)
     assert line.startswith(f"ganbench: error: Checkpoint {checkpoint}")
-    assert "generator" in line and "(256," in line and "(128," in line
+    assert "generator" in line and "(100, 64, 7, 7)" in line and "(100, 32, 7, 7)" in line

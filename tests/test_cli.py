@@ -185,10 +185,10 @@ def test_misspelt_key_in_a_config_file_is_one_clear_error(tmp_path):
 
 
 def test_misspelt_argument_of_a_part_names_the_class_and_suggests(tmp_path):
-    result = run_ganbench("fit", QUICKSTART, "--model.generator.init_args.hiden_dims=[8]", cwd=tmp_path)
+    result = run_ganbench("fit", QUICKSTART, "--model.generator.init_args.widht=8", cwd=tmp_path)
     line = one_error_line(result)
     assert "unknown" in line or "has no argument" in line
-    assert "hiden_dims" in line and "hidden_dims" in line
+    assert "widht" in line and "width" in line
 
 
 @pytest.mark.parametrize(

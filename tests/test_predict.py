@@ -23,8 +23,8 @@ QUICKSTART = f"--config={REPO / 'configs/quickstart.yaml'}"
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
 # The quickstart recipe with tiny networks, fitted for 2 steps.
 TINY_FIT = [
-    "--model.generator.init_args.hidden_dims=[8]",
-    "--model.discriminator.init_args.hidden_dims=[8]",
+    "--model.generator.init_args.width=4",
+    "--model.discriminator.init_args.width=4",
     "--trainer.max_steps=2",
     "--trainer.limit_val_batches=0",
     "--trainer.log_every_n_steps=1",

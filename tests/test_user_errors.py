@@ -49,7 +49,7 @@ COMMAND_CASES = {
     ),
     "generator latent_dim 0": (
         ["--model.generator.init_args.latent_dim=0"],
-        "MLPGenerator: latent_dim must be >= 1, got 0",
+        "DCGANGenerator: latent_dim must be >= 1, got 0",
     ),
     "optimiser": (
         [

@@ -1,8 +1,9 @@
-"""DCGAN networks (Radford, Metz & Chintala 2016) for square images in [-1, 1] (32 x 32, 28 x 28, ...).
+"""DCGAN networks (Radford, Metz & Chintala 2016) for square images (32 x 32, 28 x 28, ...), in [-1, 1] or [0, 1].
 
 Not the 2014 paper's: the common modern baseline ``configs/cifar10/dcgan.yaml`` compares it with.
 All-convolutional, strided (transposed) convolutions instead of pooling, BatchNorm in G (and in
-D's inner layers), ReLU in G with a tanh output, LeakyReLU(0.2) in D, weights ``N(0, 0.02)``.
+D's inner layers), ReLU in G with a tanh output (or a sigmoid for pixels in [0, 1]), LeakyReLU(0.2) in D,
+weights ``N(0, 0.02)``.
 
 Both can be conditional (``num_classes`` set): G reads the one-hot label concatenated to z (Mirza &
 Osindero 2014), D is a projection discriminator (Miyato & Koyama 2018).
@@ -13,9 +14,9 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from ganbench.errors import ConfigError
-from ganbench.nets.arguments import check_at_least, check_image_shape, check_labels, check_num_classes
+from ganbench.nets.arguments import check_at_least, check_choice, check_image_shape, check_labels, check_num_classes
 from ganbench.nets.base import Discriminator, Generator
-from ganbench.nets.mlp import append_conditions
+from ganbench.nets.mlp import OUTPUT_ACTIVATIONS, OUTPUT_RANGES, append_conditions
 
 
 def init_dcgan_(module: nn.Module) -> None:
@@ -80,7 +81,7 @@ def dcgan_trunk(image_channels: int, width: int, stages: int, negative_slope: fl
 
 
 class DCGANGenerator(Generator):
-    """``z -> 4 x 4 -> 8 x 8 -> 16 x 16 -> 32 x 32`` by 4 x 4 transposed convolutions, tanh output.
+    """``z -> 4 x 4 -> 8 x 8 -> 16 x 16 -> 32 x 32`` by 4 x 4 transposed convolutions, tanh (or sigmoid) output.
 
     With ``width=64``: ``100 -> (256, 4, 4) -> (128, 8, 8) -> (64, 16, 16) -> (3, 32, 32)``, each
     hidden layer BatchNorm + ReLU. Other sides start elsewhere (:func:`dcgan_stages`): for MNIST's
@@ -94,12 +95,13 @@ class DCGANGenerator(Generator):
         image_shape: ``(C, H, H)`` of the images it produces (32 x 32, 28 x 28, ...).
         width: channels of the last hidden layer; they double towards the noise.
         num_classes: number of classes of a conditional generator; ``None`` for an unconditional one.
+        output_activation: ``tanh`` (DCGAN's; data with ``pixel_range: [-1, 1]``), ``sigmoid`` (pixels in
+            ``[0, 1]``, the data modules' default: sigmoid(2a) = (tanh(a) + 1) / 2, the same family of
+            images) or ``linear``.
 
     Shapes: ``(B, latent_dim)`` noise and, when conditional, ``(B,)`` labels ``-> (B, C, H, H)``
-    in ``(-1, 1)``.
+    in ``(-1, 1)`` (tanh) or ``(0, 1)`` (sigmoid).
     """
-
-    output_range = (-1.0, 1.0)
 
     def __init__(
         self,
@@ -107,6 +109,7 @@ class DCGANGenerator(Generator):
         image_shape: Sequence[int] = (3, 32, 32),
         width: int = 64,
         num_classes: int | None = None,
+        output_activation: str = "tanh",
     ) -> None:
         super().__init__()
         owner = type(self).__name__
@@ -114,6 +117,8 @@ class DCGANGenerator(Generator):
         start, stages = dcgan_stages(owner, image_shape)
         check_at_least(owner, "width", width, 1)
         check_num_classes(owner, num_classes)
+        check_choice(owner, "output_activation", output_activation, OUTPUT_ACTIVATIONS)
+        self.output_activation = output_activation
         self.latent_dim = latent_dim
         self.num_classes = num_classes
         self.image_shape = tuple(image_shape)
@@ -127,9 +132,14 @@ class DCGANGenerator(Generator):
         for channels_in, channels_out in zip(channels[:-1], channels[1:]):  # doubles the side
             layers += [nn.ConvTranspose2d(channels_in, channels_out, 4, 2, 1, bias=False)]
             layers += [nn.BatchNorm2d(channels_out), nn.ReLU()]
-        layers += [nn.ConvTranspose2d(channels[-1], self.image_shape[0], 4, 2, 1), nn.Tanh()]  # (B, C, H, H)
-        self.layers = nn.Sequential(*layers)
+        layers += [nn.ConvTranspose2d(channels[-1], self.image_shape[0], 4, 2, 1)]  # (B, C, H, H)
+        self.layers = nn.Sequential(*layers, OUTPUT_ACTIVATIONS[output_activation]())
         init_dcgan_(self)
+
+    @property
+    def output_range(self) -> tuple[float, float] | None:
+        """The interval the output activation maps to (``None`` when unbounded)."""
+        return OUTPUT_RANGES[self.output_activation]
 
     def forward(self, noise: Tensor, labels: Tensor | None = None) -> Tensor:
         check_labels(type(self).__name__, self.num_classes, labels, noise.shape[0])

@@ -106,6 +106,19 @@ def test_dcgan_generator_and_discriminator_for_32x32_in_minus_one_to_one():
     assert weights.std().item() == pytest.approx(0.02, rel=0.05)
 
 
+def test_dcgan_generator_with_a_sigmoid_output_makes_pixels_in_zero_to_one():
+    tanh = DCGANGenerator(latent_dim=5, image_shape=(1, 28, 28), width=4)
+    sigmoid = DCGANGenerator(latent_dim=5, image_shape=(1, 28, 28), width=4, output_activation="sigmoid")
+    sigmoid.load_state_dict(tanh.state_dict())  # the same parameters: only the last activation differs
+    noise = torch.randn(3, 5)
+    images = sigmoid(noise)
+    assert sigmoid.output_range == (0.0, 1.0) and 0 < images.min() and images.max() < 1
+    pre_activation = torch.atanh(tanh(noise))
+    torch.testing.assert_close(images, torch.sigmoid(pre_activation))
+    with pytest.raises(ValueError, match=r"output_activation must be one of \['linear', 'sigmoid', 'tanh'\]"):
+        DCGANGenerator(output_activation="relu")
+
+
 def test_dcgan_refuses_sizes_that_do_not_halve_down_to_4_to_7():
     with pytest.raises(ValueError, match="halves down to 4..7"):
         DCGANGenerator(image_shape=(3, 30, 30))
