@@ -32,7 +32,14 @@ from ganbench.compare import CompareError, Run, Variant, shown, warn  # noqa: E4
 
 DASH = "—"
 LOWER_IS_BETTER = re.compile(r"(^|_)fid($|_)|kid_mean")
-HIGHER_IS_BETTER = ("parzen_ll", "inception_score", "log_likelihood")
+HIGHER_IS_BETTER = (
+    "parzen_ll",
+    "inception_score",
+    "log_likelihood",
+    "classifier_score",
+    "classifier_confidence",
+    "class_accuracy",
+)
 SPREAD_ENDINGS = ("_se", "_sigma", "_std")  # uncertainties: not reported by default
 PANELS_PER_ROW = 4
 
@@ -53,7 +60,8 @@ class MetricSummary:
 
 
 def metric_direction(metric: str) -> int:
-    """+1 if higher is better (Parzen log-likelihood, Inception score), -1 if lower (FID, KID), 0 if neither."""
+    """+1 if higher is better (Parzen log-likelihood, Inception and classifier scores, class accuracy), -1 if lower
+    (FID, KID), 0 if neither (losses, class fractions)."""
     name = metric.rsplit("/", 1)[-1]
     if any(word in name for word in HIGHER_IS_BETTER):
         return 1

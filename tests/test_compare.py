@@ -323,3 +323,14 @@ def test_entry_point_dispatches_to_compare(runs, tmp_path):
     assert finished.returncode == 0, finished.stderr
     assert "| val/parzen_ll | loss=Minimax | 3 | 43.33 ± 1.528 | 43.67 ± 1.528 |" in finished.stdout
     assert (tmp_path / "out" / "comparison.md").is_file()
+
+
+def test_which_way_each_metric_improves():
+    from ganbench.compare_plots import metric_direction
+
+    for higher in ("val/parzen_ll", "test/classifier_score", "test/class_accuracy_3", "val/classifier_confidence"):
+        assert metric_direction(higher) == 1, higher
+    for lower in ("test/fid", "val/fid", "test/kid_mean"):
+        assert metric_direction(lower) == -1, lower
+    for neither in ("train/d_loss", "test/class_fraction_1"):
+        assert metric_direction(neither) == 0, neither
