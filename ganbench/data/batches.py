@@ -57,7 +57,7 @@ class DeviceBatches:
             )
         self.batch_size = batch_size
         self.device = torch.device(device)
-        self.images = dataset.all_pixels().to(self.device)
+        self.images = dataset.all_pixels().to(self.device).contiguous()  # (TFD is stored transposed)
         self.labels = dataset.labels.to(self.device)
         self.epoch = 0
         self.batches_done = 0

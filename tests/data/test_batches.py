@@ -89,3 +89,13 @@ def test_a_dataloader_position_is_refused_with_what_to_do():
     loader = StatefulDataLoader(data, sampler=EpochShuffleSampler(data), batch_size=3, collate_fn=keep_batch)
     with pytest.raises(ConfigError, match="saved by a DataLoader.*--data.init_args.num_workers=1"):
         DeviceBatches(data, 3).load_state_dict(loader.state_dict())
+
+
+def test_images_stored_transposed_are_batched_too():
+    """TFD's images come out of its .mat file transposed (not contiguous): batches are still the right images."""
+    images = torch.arange(6 * 4, dtype=torch.uint8).reshape(6, 1, 2, 2).transpose(2, 3)
+    data = TensorImageDataset(images, scale=1.0)
+    batches = DeviceBatches(data, 3, seed=0)
+    for batch, _ in batches:
+        for image in batch:
+            assert any(torch.equal(image, candidate.float()) for candidate in images)
