@@ -43,7 +43,7 @@ class RunBy:
 RUN_BY_TESTS: dict[str, RunBy] = {
     # CI (.ci/run) runs the README's test command verbatim; tests/test_readme.py checks that it does.
     'python3 -m venv .venv && .venv/bin/pip install -q -e ".[dev]" && .venv/bin/python -m pytest -q -p '
-    "no:cacheprovider": RunBy(
+    "no:cacheprovider -n auto": RunBy(
         "tests/test_readme.py::test_ci_runs_the_readme_test_command", '(REPO / ".ci" / "run").read_text()'
     ),
     # The same grid and seeds through the same entry point (ganbench.sweep.main), on a tiny config.
