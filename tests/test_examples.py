@@ -23,6 +23,7 @@ from ganbench.errors import ConfigError
 from ganbench.nets import Discriminator, Generator
 from tests.conftest import REPO
 from tests.test_contract import fit
+from tests.test_doc_commands import fenced_blocks as markdown_blocks
 
 MYLAB = REPO / "examples" / "mylab"
 SOURCE = MYLAB / "src"
@@ -38,7 +39,6 @@ DOCUMENTED_COMMANDS = [
 #: What makes a documented command short and keeps its run out of the repository.
 SHORT_RUN = ["--trainer.max_steps=5", "--trainer.max_epochs=1", "--trainer.enable_progress_bar=false"]
 
-FENCE = re.compile(r"^(`{3,})(\w*)\s*$")
 RUN_MARKER = "<!-- run by tests/test_examples.py -->"
 NOT_RUN_MARKER = re.compile(r"<!--\s*not run by tests:\s*\S.*-->")
 
@@ -141,19 +141,9 @@ def test_arguments_that_cannot_work_are_one_config_error(mylab_nets, build, mess
 # The pages.
 
 
-def fenced_blocks(path: Path) -> list[tuple[str, str, list[str]]]:
+def fenced_blocks(path: Path) -> list[tuple[str, str, tuple[str, ...]]]:
     """Each fenced block of a Markdown file: ``(language, text, the two lines above its opening fence)``."""
-    lines = path.read_text().splitlines()
-    blocks, index = [], 0
-    while index < len(lines):
-        opening = FENCE.match(lines[index])
-        if not opening:
-            index += 1
-            continue
-        end = next(end for end in range(index + 1, len(lines)) if lines[end].startswith(opening.group(1)))
-        blocks.append((opening.group(2), "\n".join(lines[index + 1 : end]), lines[max(0, index - 2) : index]))
-        index = end + 1
-    return blocks
+    return [(block.language, block.text, block.preceding) for block in markdown_blocks(path)]
 
 
 def documented_commands(path: Path) -> list[str]:
