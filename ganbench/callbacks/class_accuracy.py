@@ -19,7 +19,7 @@ class). A classifier with another number of classes than a conditional G is one 
 """
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import lightning.pytorch as pl
@@ -40,9 +40,15 @@ _OWNER = "ClassAccuracyEvaluation"
 class ClassStatistics:
     """What a classifier's probabilities say about a set of samples, whatever made them."""
 
-    fractions: list[float]  # the fraction of samples whose most probable class is c, for each c
+    counts: list[int]  # how many samples have c as their most probable class, for each c
     confidence: float  # the mean top probability
     score: float  # exp(E_x KL(p(y|x) || p(y)))
+
+    @property
+    def fractions(self) -> list[float]:
+        """The class histogram: the fraction of samples whose most probable class is c, for each c."""
+        total = sum(self.counts)
+        return [count / total for count in self.counts]
 
 
 def class_statistics(probabilities: Tensor) -> ClassStatistics:
@@ -60,9 +66,9 @@ def class_statistics(probabilities: Tensor) -> ClassStatistics:
     rows = probabilities.double()
     marginal = rows.mean(dim=0)
     divergence = (torch.special.xlogy(rows, rows) - torch.special.xlogy(rows, marginal)).sum(dim=1)  # KL per row
-    counts = torch.bincount(rows.argmax(dim=1), minlength=rows.shape[1]).double()
+    counts = torch.bincount(rows.argmax(dim=1), minlength=rows.shape[1])
     return ClassStatistics(
-        fractions=(counts / len(rows)).tolist(),
+        counts=counts.tolist(),
         confidence=float(rows.max(dim=1).values.mean()),
         score=math.exp(float(divergence.mean())),
     )
@@ -77,7 +83,6 @@ class ClassAccuracyResult:
     accuracy: float | None = None  # conditional G only, as are the next three
     per_class: list[float] | None = None
     confidence: float | None = None  # the mean probability of the asked class
-    predicted_histogram: list[int] = field(default_factory=list)
 
     @property
     def conditional(self) -> bool:
@@ -173,7 +178,6 @@ class ClassAccuracyEvaluation(EvaluationCallback):
             result.accuracy = float(correct.sum() / count)
             result.per_class = (correct / per_class_count).tolist()
             result.confidence = float(probabilities.gather(1, asked[:, None]).mean())
-            result.predicted_histogram = torch.bincount(predicted, minlength=probabilities.shape[1]).tolist()
         return result
 
     def evaluate_stage(self, pl_module: pl.LightningModule, datamodule: Any, stage: str) -> ClassAccuracyResult:
@@ -224,7 +228,7 @@ class ClassAccuracyEvaluation(EvaluationCallback):
                 "value": result.accuracy,
                 "protocol": {"method": method} | protocol,
                 "per_class": result.per_class,
-                "predicted_histogram": result.predicted_histogram,
+                "predicted_histogram": result.statistics.counts,
             }
             entries[f"{stage}/class_confidence"] = {"value": result.confidence}
         return entries
