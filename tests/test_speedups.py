@@ -23,6 +23,7 @@ from ganbench.losses import R1, NonSaturating
 from ganbench.nets import MLPDiscriminator, MLPEncoder, MLPGenerator
 from ganbench.optim import ClassicMomentumSGD
 from tests.conftest import REPO, RandomImages, run_ganbench, tiny_gan, tiny_trainer
+from tests.test_resume import assert_same_weights
 
 
 class RecordingLoss(NonSaturating):
@@ -125,8 +126,7 @@ def test_bf16_mixed_resumed_run_equals_uninterrupted_run_bit_for_bit_with_float3
     saved = torch.load(checkpoint, weights_only=True)["state_dict"]
     assert {value.dtype for value in saved.values() if value.is_floating_point()} == {torch.float32}
     resumed = fit(tmp_path / "resumed", 8, ckpt_path=checkpoint, precision="bf16-mixed")
-    for key, value in straight.state_dict().items():
-        assert torch.equal(value, resumed.state_dict()[key]), key
+    assert_same_weights(straight, resumed)
     # and the run differs from a float32 one: autocast really changed the arithmetic
     float32 = fit(tmp_path / "float32", 8)
     assert not torch.equal(float32.generator.output.weight, straight.generator.output.weight)
@@ -157,8 +157,7 @@ def test_compiled_networks_train_and_their_checkpoints_load_uncompiled_and_back(
     assert compiled.state_dict().keys() == paper_gan().state_dict().keys()  # no `_orig_mod.` prefixes
     uncompiled = paper_gan()
     uncompiled.load_state_dict(torch.load(tmp_path / "compiled" / "last.ckpt", weights_only=True)["state_dict"])
-    for key, value in compiled.state_dict().items():
-        assert torch.equal(value, uncompiled.state_dict()[key]), key
+    assert_same_weights(compiled, uncompiled)
     # an uncompiled run resumes from the compiled run's checkpoint, and a compiled run from an uncompiled one
     resumed = fit(tmp_path / "uncompiled", 5, ckpt_path=tmp_path / "compiled" / "last.ckpt", every=1000)
     assert resumed.trainer.global_step == 5
@@ -187,8 +186,7 @@ def test_inductor_compiled_bf16_run_resumes_bit_for_bit_validates_and_samples_in
     straight = fit(tmp_path / "straight", 6, **options)
     fit(tmp_path / "resumed", 3, every=1000, **options)
     resumed = fit(tmp_path / "resumed", 6, ckpt_path=tmp_path / "resumed" / "last.ckpt", **options)
-    for key, value in straight.state_dict().items():
-        assert torch.equal(value, resumed.state_dict()[key]), key
+    assert_same_weights(straight, resumed)
     validator = tiny_trainer(tmp_path, precision="bf16-mixed", limit_val_batches=2)
     (validated,) = validator.validate(resumed, RandomImages(count=40, batch_size=4))  # configure_model: no recompile
     assert all(torch.tensor(value).isfinite() for value in validated.values()) and "val/latent_error" in validated
