@@ -59,8 +59,14 @@ class FiniteRecord:
         self._totals = []
 
 
-class DivergencePolicy:
-    """What the GAN does when its record shows a non-finite step.
+class DivergenceGuard:
+    """Watches a GAN's training steps for non-finite values; stops the run or rolls it back.
+
+    :class:`ganbench.GAN` builds it from its ``on_divergence``, ``rollback_lr_factor`` and ``max_rollbacks``
+    arguments and calls it from its own hooks: :meth:`watch` at the end of every training step (before any
+    callback's ``on_train_batch_end``, so before a checkpoint callback saves), :meth:`check` when validation
+    starts, :meth:`check_before_saving` inside every checkpoint save. It is not a ``Callback``: Lightning
+    calls each of a callback's hooks at every step whether it is used or not, which costs more than the watch.
 
     Args:
         action: ``stop`` (raise :class:`DivergenceError`) or ``rollback`` (reload the last good
@@ -77,6 +83,15 @@ class DivergencePolicy:
         self.record = FiniteRecord()
         self.rollbacks = 0
         self.lr_scale = 1.0
+
+    def watch(self, module: pl.LightningModule, values: list[Tensor]) -> None:
+        """Adds a step's losses and D outputs to the record; reads it (one host sync) only where it matters:
+        on the steps Lightning writes logs, and before a step after which a checkpoint may be written."""
+        trainer = module.trainer
+        step = trainer.global_step
+        self.record.record(step, values)
+        if step % max(trainer.log_every_n_steps, 1) == 0 or _checkpoint_may_follow(trainer):
+            self.check(module)
 
     def check(self, module: pl.LightningModule) -> None:
         """Reads the record (one sync); acts if a step was non-finite."""
@@ -136,41 +151,6 @@ class DivergencePolicy:
         self.rollbacks = state.get("rollbacks", 0)
 
 
-class DivergenceGuard(DivergencePolicy, pl.Callback):
-    """Watches a GAN for non-finite values, in the style of ``EarlyStopping(check_finite=True)``.
-
-    :class:`ganbench.GAN` adds it to the trainer itself (``configure_callbacks``), built from its
-    ``on_divergence``, ``rollback_lr_factor`` and ``max_rollbacks`` arguments. Each training step returns the
-    tensors to watch (``{"watched": [...]}``: losses and logits); the guard adds them to its device-side
-    record and reads the record, one host sync, only where it matters: on the steps Lightning writes
-    logs, before a step after which a checkpoint may be written, when validation starts, and once more
-    inside every checkpoint save.
-
-    Args: those of :class:`DivergencePolicy`, what to do on a non-finite step (stop or roll back).
-    """
-
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, *args: Any) -> None:
-        watched = outputs.get("watched") if isinstance(outputs, dict) else None
-        if not watched:
-            return
-        step = trainer.global_step
-        self.record.record(step, watched)
-        if step % max(trainer.log_every_n_steps, 1) == 0 or _checkpoint_may_follow(trainer):
-            self.check(pl_module)
-
-    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.state.fn == "fit":
-            self.check(pl_module)
-
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
-        """A checkpoint is never written from weights that have gone non-finite; keeps the rollback state."""
-        self.check_before_saving(pl_module)
-        checkpoint.setdefault("ganbench", {}).update(self.state())
-
-    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
-        self.load_state(checkpoint.get("ganbench", {}))
-
-
 def _checkpoint_may_follow(trainer: pl.Trainer) -> bool:
     """Whether a checkpoint may be written before the next step (so the weights must be checked now)."""
     step = trainer.global_step
@@ -200,7 +180,7 @@ def last_good_checkpoint(trainer: pl.Trainer) -> Path | None:
     return max(existing, key=lambda path: path.stat().st_mtime) if existing else None
 
 
-def _stop_message(bad_step: int, checkpoint: Path | None, policy: DivergencePolicy) -> str:
+def _stop_message(bad_step: int, checkpoint: Path | None, policy: DivergenceGuard) -> str:
     where = f"the last good checkpoint is {checkpoint}" if checkpoint else "no checkpoint was written before it"
     if policy.action == "rollback" and policy.rollbacks >= policy.max_rollbacks:
         advice = f"it diverged again after {policy.rollbacks} rollback(s); lower the learning rates in the config"

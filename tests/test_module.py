@@ -252,3 +252,18 @@ def test_module_built_in_python_saves_plain_hyperparameters_and_reloads_with_its
     )
     assert reloaded.schedule == "simultaneous"
     assert_close(reloaded.generator.output.weight, gan.generator.output.weight)
+
+
+def test_attributes_land_where_nn_module_puts_them():
+    """GAN.__setattr__ skips nn.Module's checks only for plain values of names already plain attributes."""
+    gan = tiny_gan()
+    gan.checkpoint_step = 7  # a plain attribute set in __init__: assigned directly
+    assert gan.__dict__["checkpoint_step"] == 7
+    gan.checkpoint_step = torch.nn.Linear(2, 2)  # a module under the same name is registered, as nn.Module does
+    assert "checkpoint_step" in gan._modules and "checkpoint_step" not in gan.__dict__
+    gan.checkpoint_epoch = torch.nn.Parameter(torch.zeros(1))
+    assert "checkpoint_epoch" in gan._parameters
+    gan.new_name = "plain"  # a new name takes nn.Module's path
+    assert gan.new_name == "plain"
+    with pytest.raises(TypeError, match="cannot assign"):
+        gan.discriminator = "not a module"  # nn.Module's check on a registered module still applies

@@ -1,9 +1,12 @@
+from functools import partial
+
 import pytest
 import torch
 from torch.testing import assert_close
 
 from ganbench.callbacks import MomentumRamp
-from ganbench.optim import ClassicMomentumSGD, ExponentialDecay
+from ganbench.optim import ClassicMomentumSGD, ExponentialDecay, fused_unless_chosen
+from tests.conftest import RandomImages, tiny_gan, tiny_trainer
 
 
 def test_classic_momentum_matches_hand_computed_updates_with_changing_lr_and_momentum():
@@ -112,3 +115,48 @@ def test_bad_optimizer_settings_are_refused():
         ClassicMomentumSGD([torch.nn.Parameter(torch.zeros(1))], momentum=1.0)
     with pytest.raises(ValueError, match="decay_factor"):
         ExponentialDecay(ClassicMomentumSGD([torch.nn.Parameter(torch.zeros(1))]), decay_factor=0.5)
+
+
+def adam_steps(optimizer: torch.optim.Optimizer, parameter: torch.nn.Parameter, steps: int = 5) -> torch.Tensor:
+    torch.manual_seed(1)
+    for _ in range(steps):
+        parameter.grad = torch.randn_like(parameter)
+        optimizer.step()
+    return parameter.detach().clone()
+
+
+def test_an_optimiser_left_to_torch_is_rebuilt_fused_with_the_same_settings_and_update():
+    torch.manual_seed(0)
+    start = torch.randn(4, 3)
+    parameter, reference = torch.nn.Parameter(start.clone()), torch.nn.Parameter(start.clone())
+    groups = [{"params": [parameter], "lr": 0.01}]
+    optimizer = fused_unless_chosen(torch.optim.Adam(groups, lr=2e-4, betas=(0.5, 0.999), weight_decay=0.1))
+    assert optimizer.defaults["fused"] is True and optimizer.param_groups[0]["fused"] is True
+    assert optimizer.param_groups[0]["lr"] == 0.01 and optimizer.param_groups[0]["params"] == [parameter]
+    assert optimizer.defaults["betas"] == (0.5, 0.999) and optimizer.defaults["weight_decay"] == 0.1
+    unfused = torch.optim.Adam([{"params": [reference], "lr": 0.01}], lr=2e-4, betas=(0.5, 0.999), weight_decay=0.1)
+    assert_close(adam_steps(optimizer, parameter), adam_steps(unfused, reference))
+    assert not torch.equal(parameter.detach(), start)  # it did update
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda parameters: torch.optim.Adam(parameters, fused=False),  # the config said no
+        lambda parameters: torch.optim.Adam(parameters, foreach=True),  # the config chose another kernel
+        lambda parameters: torch.optim.RMSprop(parameters),  # no fused kernel in torch
+        lambda parameters: ClassicMomentumSGD(parameters),
+    ],
+)
+def test_an_optimiser_whose_kernel_was_chosen_or_that_has_no_fused_one_is_kept(build):
+    optimizer = build([torch.nn.Parameter(torch.zeros(2))])
+    assert fused_unless_chosen(optimizer) is optimizer
+
+
+def test_the_gan_builds_torch_optimisers_fused_and_its_own_unchanged(tmp_path):
+    adam = partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999))  # as the CLI builds them from a config
+    trainer = tiny_trainer(tmp_path, max_steps=1)
+    trainer.fit(tiny_gan(generator_optimizer=adam), RandomImages(count=8, batch_size=4))
+    discriminator_optimizer, generator_optimizer = trainer.optimizers
+    assert isinstance(discriminator_optimizer, ClassicMomentumSGD)
+    assert generator_optimizer.defaults["fused"] is True

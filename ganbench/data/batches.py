@@ -73,13 +73,12 @@ class DeviceBatches:
         return self._batches(permutation)
 
     def _batches(self, permutation: Tensor) -> Iterator[tuple[Tensor, Tensor]]:
-        while self.batches_done < len(self):
-            start = self.batches_done * self.batch_size
-            indices = permutation[start : start + self.batch_size]
+        rows, image_shape = self.images.view(len(self.images), -1), self.images.shape[1:]
+        remaining = permutation[self.batches_done * self.batch_size : len(self) * self.batch_size]
+        for indices in remaining.split(self.batch_size):
             self.batches_done += 1
             # index_select on rows of the flattened images: about 4x faster than images[indices] on the CPU
-            images = torch.index_select(self.images.view(len(self.images), -1), 0, indices)
-            yield images.view(-1, *self.images.shape[1:]), torch.index_select(self.labels, 0, indices)
+            yield rows.index_select(0, indices).view(-1, *image_shape), self.labels.index_select(0, indices)
 
     def state_dict(self) -> dict[str, int]:
         """The epoch and how many of its batches were handed out (saved by Lightning in each checkpoint)."""
