@@ -13,17 +13,20 @@ embedded MNIST sample, batch 100, in Algorithm 1's order (one D update, then one
   ganbench's figure that choice buys, and what ganbench costs against a hand loop that makes it too;
 - the same step as a plain ``LightningModule`` (manual optimisation, as Lightning's docs write it, with the
   for-loop Adam) through the same ``Trainer`` and data: what Lightning itself costs;
+- the same LightningModule with torch's own optimisers and ``backward`` inside the step, so that no
+  Lightning hook fires in it, and without the NVML check (as ganbench trains): the cost of Lightning's
+  loop alone, the floor of any LightningModule;
 - ganbench runs its default path: ``Trainer`` + ``GAN`` + ``MNISTSampleDataModule`` (the training split
   held as a tensor, batches sliced from it), a CSV logger at the default interval (50 steps), the
   divergence watch, no progress bar.
 
-The loops take turns (bare, bare fused, Lightning, ganbench, bare, ...), and each ratio is the median over
-the rounds of that round's ratio: the time per step drifts by 10-30% between runs on a shared machine
-(even the bare loop's), and a round's runs are seconds apart. Printed: ganbench / bare (the target),
-ganbench / bare with fused Adam, ganbench / plain Lightning, and the microseconds ganbench adds per step
-to the bare loop.
+The loops take turns (bare, bare fused, Lightning, Lightning with no hooks, ganbench, bare, ...), and
+each ratio is the median over the rounds of that round's ratio: the time per step drifts by 10-30%
+between runs on a shared machine (even the bare loop's), and a round's runs are seconds apart. Printed:
+ganbench / bare (the target), ganbench / bare with fused Adam, ganbench / plain Lightning, Lightning's loop
+alone / bare, and the microseconds ganbench adds per step to the bare loop.
 
-    OMP_NUM_THREADS=1 python bench/overhead.py     # ~2 min; one thread: steadier on a shared machine
+    OMP_NUM_THREADS=1 python bench/overhead.py     # ~3 min; one thread: steadier on a shared machine
     python bench/overhead.py --steps 200 --repeats 1   # smoke run
 
 Target (issue: per-step overhead): ganbench within 1.15x of the bare loop.
@@ -108,8 +111,8 @@ def bare_loop(steps: int, warmup: int, images: torch.Tensor, fused: bool | None 
 class PlainLightningGAN(pl.LightningModule):
     """The bare loop's step written as a plain LightningModule with manual optimisation, as its docs show.
 
-    What Lightning itself costs a step, before anything of ganbench's. Each ``optimizer.step()`` counts as a
-    Lightning step here (two a batch), so it runs twice as many "steps" as batches.
+    What Lightning itself costs a step, before anything of ganbench's (each ``optimizer.step()`` counts as a
+    Lightning step here, two a batch; the benchmark counts batches).
     """
 
     def __init__(self) -> None:
@@ -138,9 +141,36 @@ class PlainLightningGAN(pl.LightningModule):
         generator_optimizer.step()
 
 
-def lightning_loop(steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str) -> float:
+class UnhookedLightningGAN(PlainLightningGAN):
+    """The same step with torch's own optimisers and ``backward``: no Lightning hook fires inside it.
+
+    What Lightning's loop costs around a step that it does not see into (the fetch, ``batch_to_device``,
+    progress counters, the batch hooks): the floor of any LightningModule. Lightning's step counter does not
+    advance here; the benchmark counts batches.
+    """
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        real, _ = batch
+        discriminator_optimizer, generator_optimizer = self.optimizers(use_pl_optimizer=False)
+        with torch.no_grad():
+            fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, "cpu", self.noise))
+        discriminator_loss = self.loss.discriminator_loss(self.discriminator(real), self.discriminator(fake))
+        discriminator_optimizer.zero_grad(set_to_none=True)
+        discriminator_loss.backward()
+        discriminator_optimizer.step()
+        fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, "cpu", self.noise))
+        generator_loss = self.loss.generator_loss(self.discriminator(fake))
+        generator_optimizer.zero_grad(set_to_none=True)
+        generator_loss.backward()
+        generator_optimizer.step()
+
+
+def lightning_loop(
+    steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str, hooks: bool = True
+) -> float:
     """The same training as a plain LightningModule through the same Trainer; returns timed seconds."""
-    return timed_fit(PlainLightningGAN(), 2 * steps, 2 * warmup, datamodule, log_dir)
+    module = PlainLightningGAN() if hooks else UnhookedLightningGAN()
+    return timed_fit(module, steps, warmup, datamodule, log_dir)
 
 
 def ganbench_loop(steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str) -> float:
@@ -163,22 +193,29 @@ def main() -> None:
         "bare loop": lambda: bare_loop(arguments.steps, arguments.warmup, images),
         "bare, fused Adam": lambda: bare_loop(arguments.steps, arguments.warmup, images, fused=True),
         "Lightning": lambda: lightning_loop(arguments.steps, arguments.warmup, datamodule, log_dir),
+        "Lightning, no hooks": lambda: lightning_loop(
+            arguments.steps, arguments.warmup, datamodule, log_dir, hooks=False
+        ),
         "ganbench": lambda: ganbench_loop(arguments.steps, arguments.warmup, datamodule, log_dir),
     }
     per_step: dict[str, list[float]] = {name: [] for name in loops}
     with tempfile.TemporaryDirectory() as log_dir:
         for _ in range(arguments.repeats):
             for name, loop in loops.items():
-                with without_lightning_environment() if name.startswith("bare") else contextlib.nullcontext():
+                cuda_check_off = name.startswith("bare") or name == "Lightning, no hooks"
+                with without_lightning_environment() if cuda_check_off else contextlib.nullcontext():
                     per_step[name].append(loop() / arguments.steps)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {BATCH}, {HIDDEN}-unit networks")
-    notes = {"Lightning": "; a plain LightningModule, no ganbench"}
+    notes = {
+        "Lightning": "; a plain LightningModule, no ganbench",
+        "Lightning, no hooks": "; torch's optimisers and backward inside the step",
+    }
     for name, times in per_step.items():
         runs = ", ".join(f"{t * 1e6:.0f}" for t in times)
-        print(f"{name + ':':18s}{statistics.median(times) * 1e6:8.1f} us/step  (runs: {runs}{notes.get(name, '')})")
+        print(f"{name + ':':21s}{statistics.median(times) * 1e6:8.1f} us/step  (runs: {runs}{notes.get(name, '')})")
 
-    def median_ratio(baseline: str) -> float:
-        return statistics.median(g / b for g, b in zip(per_step["ganbench"], per_step[baseline]))
+    def median_ratio(baseline: str, loop: str = "ganbench") -> float:
+        return statistics.median(g / b for g, b in zip(per_step[loop], per_step[baseline]))
 
     added = statistics.median(g - b for g, b in zip(per_step["ganbench"], per_step["bare loop"]))
     print(f"ganbench adds {added * 1e6:.0f} us a step to the bare loop (median over rounds)")
@@ -186,6 +223,7 @@ def main() -> None:
     print(f"ratio ganbench / bare (time per step, median over rounds): {ratio:.3f}  (target <= 1.15)")
     print(f"ratio ganbench / bare with fused Adam: {median_ratio('bare, fused Adam'):.3f}")
     print(f"ratio ganbench / plain Lightning: {median_ratio('Lightning'):.3f}")
+    print(f"ratio Lightning with no hooks in the step / bare: {median_ratio('bare loop', 'Lightning, no hooks'):.3f}")
 
 
 if __name__ == "__main__":

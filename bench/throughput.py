@@ -67,25 +67,30 @@ def plain_loop(steps: int, warmup: int, datamodule: MNISTSampleDataModule) -> fl
 
 
 class StepTimer:
-    """Times the steps after ``warmup`` from ``module``'s own ``on_train_batch_start`` and ``on_train_batch_end``.
+    """Times the training batches after the first ``warmup``, then stops the run after ``steps`` of them.
 
-    Lightning calls those module hooks at every step anyway; a timing ``Callback`` would add a dispatch of its
-    own to each of the eight callback hooks of a step (about 20 us on the CPU, 1% of ``bench/overhead.py``'s
-    step), and that would be counted as the module's time.
+    It rides on ``module``'s own ``on_train_batch_start`` and ``on_train_batch_end``, which Lightning calls
+    at every step anyway: a timing ``Callback`` would add a dispatch of its own to each of the eight callback
+    hooks of a step (about 20 us on the CPU, 1% of ``bench/overhead.py``'s step), counted as the module's
+    time. It counts batches itself, so a module that steps its optimisers outside Lightning's step counter
+    (``bench/overhead.py``'s hook-free loop) is timed alike; it ends the run with ``trainer.should_stop``.
     """
 
-    def __init__(self, module: pl.LightningModule, warmup: int) -> None:
-        self.warmup, self.start, self.end = warmup, 0.0, 0.0
+    def __init__(self, module: pl.LightningModule, warmup: int, steps: int) -> None:
+        self.start, self.end, self.batches = 0.0, 0.0, 0
         start_hook, end_hook = module.on_train_batch_start, module.on_train_batch_end
 
         def on_train_batch_start(batch: Any, batch_idx: int) -> Any:
-            if module.trainer.global_step == self.warmup:
+            if self.batches == warmup:
                 self.start = time.perf_counter()
             return start_hook(batch, batch_idx)
 
         def on_train_batch_end(outputs: Any, batch: Any, batch_idx: int) -> None:
             end_hook(outputs, batch, batch_idx)
-            self.end = time.perf_counter()
+            self.batches += 1
+            if self.batches == warmup + steps:
+                self.end = time.perf_counter()
+                module.trainer.should_stop = True
 
         module.on_train_batch_start, module.on_train_batch_end = on_train_batch_start, on_train_batch_end
 
@@ -123,10 +128,10 @@ def timed_fit(
     """Fits ``module`` on the CPU with a CSV logger at its default interval and no progress bar, checkpoints or
     validation; returns the seconds of the ``steps`` steps after ``warmup`` (also used by ``bench/overhead.py``
     and ``bench/speedups.py``). ``trainer_options`` (``precision``, ``accelerator``) go to the ``Trainer``."""
-    timer = StepTimer(module, warmup)
+    timer = StepTimer(module, warmup, steps)
     options = dict(
         accelerator="cpu",
-        max_steps=warmup + steps,
+        max_epochs=-1,  # the timer stops the run
         logger=CSVLogger(log_dir),
         callbacks=[],
         enable_checkpointing=False,
