@@ -71,16 +71,18 @@ def fused_unless_chosen(optimizer: Optimizer) -> Optimizer:
     per parameter (on the 16-unit networks of ``bench/overhead.py``, Adam's two updates take ~115 us a
     step fused against ~280 us, on the CPU). It computes the same update; torch leaves it off by default
     only because it is newer. ganbench turns it on where the config sets neither ``fused`` nor ``foreach``
-    (both ``None``, their defaults) and the parameters' device and dtype have the kernel; ``fused: false``
-    or a ``foreach`` value keeps torch's choice. Optimisers without ``fused`` (``ClassicMomentumSGD``) are
-    returned as they are.
+    (both ``None``, their defaults), nor does any parameter group, and the parameters' device and dtype have
+    the kernel; ``fused: false`` or a ``foreach`` value keeps torch's choice. Optimisers without ``fused``
+    (``ClassicMomentumSGD``) are returned as they are.
     """
-    defaults = optimizer.defaults
-    if "fused" not in defaults or defaults["fused"] is not None or defaults.get("foreach") is not None:
+    settings = [optimizer.defaults, *optimizer.param_groups]  # a parameter group may choose for itself
+    if "fused" not in optimizer.defaults or any(
+        setting.get("fused") is not None or setting.get("foreach") is not None for setting in settings
+    ):
         return optimizer
     groups = [{**group, "fused": True} for group in optimizer.param_groups]
     try:
-        return type(optimizer)(groups, **{**defaults, "fused": True})
+        return type(optimizer)(groups, **{**optimizer.defaults, "fused": True})
     except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device, dtype or option
         return optimizer
 

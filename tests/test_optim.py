@@ -144,6 +144,7 @@ def test_an_optimiser_left_to_torch_is_rebuilt_fused_with_the_same_settings_and_
     [
         lambda parameters: torch.optim.Adam(parameters, fused=False),  # the config said no
         lambda parameters: torch.optim.Adam(parameters, foreach=True),  # the config chose another kernel
+        lambda parameters: torch.optim.Adam([{"params": parameters, "foreach": False}]),  # so did a group
         lambda parameters: torch.optim.RMSprop(parameters),  # no fused kernel in torch
         lambda parameters: ClassicMomentumSGD(parameters),
     ],
