@@ -217,6 +217,8 @@ def main() -> None:
     def median_ratio(baseline: str, loop: str = "ganbench") -> float:
         return statistics.median(g / b for g, b in zip(per_step[loop], per_step[baseline]))
 
+    bare = per_step["bare loop"]
+    print(f"spread of the bare loop's runs (slowest / fastest): {max(bare) / min(bare):.2f}  (a quiet machine: ~1.1)")
     added = statistics.median(g - b for g, b in zip(per_step["ganbench"], per_step["bare loop"]))
     print(f"ganbench adds {added * 1e6:.0f} us a step to the bare loop (median over rounds)")
     ratio = median_ratio("bare loop")
