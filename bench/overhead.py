@@ -4,13 +4,14 @@ Loops train tiny networks (16 hidden units: G 100 -> 16 -> 784, D 784 -> 16 -> 1
 embedded MNIST sample, batch 100, in Algorithm 1's order (one D update, then one G update, a step):
 
 - the bare loop holds the training images as one float tensor, shuffles indices with ``randperm`` each
-  epoch and slices batches from it: no DataLoader, no logging, no checks. Its Adam is
+  epoch and takes each batch as ``images[indices]``: no DataLoader, no logging, no checks. Its Adam is
   ``torch.optim.Adam(params, lr, betas)`` as torch builds it (the for-loop kernel). It runs without the
   ``PYTORCH_NVML_BASED_CUDA_CHECK`` that importing Lightning sets, as a script that never imported
   Lightning would;
-- the same bare loop with ``fused=True`` Adam: ganbench builds torch's optimisers fused when the config
-  leaves the kernel to torch (``ganbench.optim.fused_unless_chosen``), so this one shows how much of
-  ganbench's figure that choice buys, and what ganbench costs against a hand loop that makes it too;
+- the **tuned** bare loop makes the two choices ganbench makes for its user: ``fused=True`` Adam
+  (``ganbench.optim.fused_unless_chosen``) and batches taken with ``index_select`` (``DeviceBatches``;
+  advanced indexing is ~40 us slower a batch on the CPU). It shows how much of ganbench's figure those
+  choices buy, and what ganbench costs against a hand loop that makes them too;
 - the same step as a plain ``LightningModule`` (manual optimisation, as Lightning's docs write it, with the
   for-loop Adam) through the same ``Trainer`` and data: what Lightning itself costs;
 - the same LightningModule with torch's own optimisers and ``backward`` inside the step, so that no
@@ -20,14 +21,15 @@ embedded MNIST sample, batch 100, in Algorithm 1's order (one D update, then one
   held as a tensor, batches sliced from it), a CSV logger at the default interval (50 steps), the
   divergence watch, no progress bar.
 
-The loops take turns (bare, bare fused, Lightning, Lightning with no hooks, ganbench, bare, ...), and
+The loops take turns (bare, tuned bare, Lightning, Lightning with no hooks, ganbench, bare, ...), and
 each ratio is the median over the rounds of that round's ratio: the time per step drifts by 10-30%
 between runs on a shared machine (even the bare loop's), and a round's runs are seconds apart. Printed:
-ganbench / bare (the target), ganbench / bare with fused Adam, ganbench / plain Lightning, Lightning's loop
-alone / bare, and the microseconds ganbench adds per step to the bare loop.
+ganbench / bare (the target), ganbench / tuned bare, ganbench / plain Lightning, Lightning's loop alone /
+bare, and the microseconds ganbench adds per step to the bare loop.
 
     OMP_NUM_THREADS=1 python bench/overhead.py     # ~3 min; one thread: steadier on a shared machine
     python bench/overhead.py --steps 200 --repeats 1   # smoke run
+    python bench/overhead.py --device cuda --steps 2000   # on a GPU: clocks read after synchronising
 
 Target (issue: per-step overhead): ganbench within 1.15x of the bare loop.
 """
@@ -41,7 +43,7 @@ import time
 
 import lightning.pytorch as pl
 import torch
-from throughput import timed_fit  # bench/ is on the path when a script in it runs
+from throughput import accelerator, synchronize, timed_fit  # bench/ is on the path when a script in it runs
 
 from ganbench import GAN
 from ganbench.cuda_check import VARIABLE
@@ -77,34 +79,40 @@ def without_lightning_environment():
             os.environ[VARIABLE] = saved
 
 
-def bare_loop(steps: int, warmup: int, images: torch.Tensor, fused: bool | None = None) -> float:
-    """Algorithm 1 by hand over an in-memory tensor; returns seconds for ``steps`` timed steps."""
-    generator, discriminator = tiny_networks(0)
+def bare_loop(steps: int, warmup: int, images: torch.Tensor, tuned: bool = False) -> float:
+    """Algorithm 1 by hand over an in-memory tensor (on its device); returns seconds for ``steps`` timed steps."""
+    device = images.device
+    generator, discriminator = (network.to(device) for network in tiny_networks(0))
     loss, prior = NonSaturating(), Uniform()
+    fused = True if tuned else None
     generator_optimizer = adam(generator.parameters(), fused)
     discriminator_optimizer = adam(discriminator.parameters(), fused)
-    noise_generator, order_generator = torch.Generator().manual_seed(0), torch.Generator().manual_seed(1)
+    noise_generator = torch.Generator(device=device).manual_seed(0)
+    order_generator = torch.Generator().manual_seed(1)
     done, start = 0, 0.0
     while done < warmup + steps:
-        order = torch.randperm(len(images), generator=order_generator)
+        order = torch.randperm(len(images), generator=order_generator).to(device)
         for first in range(0, len(images) - BATCH + 1, BATCH):
             if done == warmup:
+                synchronize(device)
                 start = time.perf_counter()
             if done == warmup + steps:
                 break
-            real = images[order[first : first + BATCH]]
+            indices = order[first : first + BATCH]
+            real = images.index_select(0, indices) if tuned else images[indices]
             with torch.no_grad():
-                fake = generator(prior.sample(BATCH, generator.latent_dim, "cpu", noise_generator))
+                fake = generator(prior.sample(BATCH, generator.latent_dim, device, noise_generator))
             discriminator_loss = loss.discriminator_loss(discriminator(real), discriminator(fake))
             discriminator_optimizer.zero_grad(set_to_none=True)
             discriminator_loss.backward()
             discriminator_optimizer.step()
-            fake_logits = discriminator(generator(prior.sample(BATCH, generator.latent_dim, "cpu", noise_generator)))
+            fake_logits = discriminator(generator(prior.sample(BATCH, generator.latent_dim, device, noise_generator)))
             generator_loss = loss.generator_loss(fake_logits)
             generator_optimizer.zero_grad(set_to_none=True)
             generator_loss.backward()  # D's weights get gradients too; zeroed before D's next update
             generator_optimizer.step()
             done += 1
+    synchronize(device)
     return time.perf_counter() - start
 
 
@@ -120,7 +128,10 @@ class PlainLightningGAN(pl.LightningModule):
         self.automatic_optimization = False
         self.generator, self.discriminator = tiny_networks(0)
         self.loss, self.prior = NonSaturating(), Uniform()
-        self.noise = torch.Generator().manual_seed(0)
+        self.noise: torch.Generator | None = None
+
+    def on_fit_start(self) -> None:
+        self.noise = torch.Generator(device=self.device).manual_seed(0)
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         return [adam(self.discriminator.parameters()), adam(self.generator.parameters())]
@@ -129,12 +140,12 @@ class PlainLightningGAN(pl.LightningModule):
         real, _ = batch
         discriminator_optimizer, generator_optimizer = self.optimizers()
         with torch.no_grad():
-            fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, "cpu", self.noise))
+            fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, self.device, self.noise))
         discriminator_loss = self.loss.discriminator_loss(self.discriminator(real), self.discriminator(fake))
         discriminator_optimizer.zero_grad(set_to_none=True)
         self.manual_backward(discriminator_loss)
         discriminator_optimizer.step()
-        fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, "cpu", self.noise))
+        fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, self.device, self.noise))
         generator_loss = self.loss.generator_loss(self.discriminator(fake))
         generator_optimizer.zero_grad(set_to_none=True)
         self.manual_backward(generator_loss)
@@ -153,12 +164,12 @@ class UnhookedLightningGAN(PlainLightningGAN):
         real, _ = batch
         discriminator_optimizer, generator_optimizer = self.optimizers(use_pl_optimizer=False)
         with torch.no_grad():
-            fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, "cpu", self.noise))
+            fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, self.device, self.noise))
         discriminator_loss = self.loss.discriminator_loss(self.discriminator(real), self.discriminator(fake))
         discriminator_optimizer.zero_grad(set_to_none=True)
         discriminator_loss.backward()
         discriminator_optimizer.step()
-        fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, "cpu", self.noise))
+        fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, self.device, self.noise))
         generator_loss = self.loss.generator_loss(self.discriminator(fake))
         generator_optimizer.zero_grad(set_to_none=True)
         generator_loss.backward()
@@ -166,18 +177,20 @@ class UnhookedLightningGAN(PlainLightningGAN):
 
 
 def lightning_loop(
-    steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str, hooks: bool = True
+    steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str, device: torch.device, hooks: bool = True
 ) -> float:
     """The same training as a plain LightningModule through the same Trainer; returns timed seconds."""
     module = PlainLightningGAN() if hooks else UnhookedLightningGAN()
-    return timed_fit(module, steps, warmup, datamodule, log_dir)
+    return timed_fit(module, steps, warmup, datamodule, log_dir, accelerator=accelerator(device), devices=1)
 
 
-def ganbench_loop(steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str) -> float:
+def ganbench_loop(
+    steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str, device: torch.device
+) -> float:
     """ganbench's default path for the same training; returns timed seconds."""
     generator, discriminator = tiny_networks(0)
     gan = GAN(generator, discriminator, generator_optimizer=adam, discriminator_optimizer=adam)
-    return timed_fit(gan, steps, warmup, datamodule, log_dir)
+    return timed_fit(gan, steps, warmup, datamodule, log_dir, accelerator=accelerator(device), devices=1)
 
 
 def main() -> None:
@@ -185,18 +198,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=500, help="timed steps per run")
     parser.add_argument("--warmup", type=int, default=50, help="untimed steps first")
     parser.add_argument("--repeats", type=int, default=9, help="rounds (one run of each loop a round)")
+    parser.add_argument("--device", default="cpu", help="where every loop trains: cpu or cuda")
     arguments = parser.parse_args()
+    device = torch.device(arguments.device)
     datamodule = MNISTSampleDataModule(batch_size=BATCH)
     datamodule.setup()
-    images = datamodule.split_images("train")  # (4500, 1, 28, 28) float in [0, 1], held in memory
+    images = datamodule.split_images("train").to(device)  # (4500, 1, 28, 28) float in [0, 1], held there
+    steps, warmup = arguments.steps, arguments.warmup
     loops = {
-        "bare loop": lambda: bare_loop(arguments.steps, arguments.warmup, images),
-        "bare, fused Adam": lambda: bare_loop(arguments.steps, arguments.warmup, images, fused=True),
-        "Lightning": lambda: lightning_loop(arguments.steps, arguments.warmup, datamodule, log_dir),
-        "Lightning, no hooks": lambda: lightning_loop(
-            arguments.steps, arguments.warmup, datamodule, log_dir, hooks=False
-        ),
-        "ganbench": lambda: ganbench_loop(arguments.steps, arguments.warmup, datamodule, log_dir),
+        "bare loop": lambda: bare_loop(steps, warmup, images),
+        "bare, tuned": lambda: bare_loop(steps, warmup, images, tuned=True),
+        "Lightning": lambda: lightning_loop(steps, warmup, datamodule, log_dir, device),
+        "Lightning, no hooks": lambda: lightning_loop(steps, warmup, datamodule, log_dir, device, hooks=False),
+        "ganbench": lambda: ganbench_loop(steps, warmup, datamodule, log_dir, device),
     }
     per_step: dict[str, list[float]] = {name: [] for name in loops}
     with tempfile.TemporaryDirectory() as log_dir:
@@ -205,10 +219,12 @@ def main() -> None:
                 cuda_check_off = name.startswith("bare") or name == "Lightning, no hooks"
                 with without_lightning_environment() if cuda_check_off else contextlib.nullcontext():
                     per_step[name].append(loop() / arguments.steps)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {BATCH}, {HIDDEN}-unit networks")
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, {where}, batch {BATCH}, {HIDDEN}-unit networks")
     notes = {
         "Lightning": "; a plain LightningModule, no ganbench",
         "Lightning, no hooks": "; torch's optimisers and backward inside the step",
+        "bare, tuned": "; fused Adam, index_select batches",
     }
     for name, times in per_step.items():
         runs = ", ".join(f"{t * 1e6:.0f}" for t in times)
@@ -223,7 +239,7 @@ def main() -> None:
     print(f"ganbench adds {added * 1e6:.0f} us a step to the bare loop (median over rounds)")
     ratio = median_ratio("bare loop")
     print(f"ratio ganbench / bare (time per step, median over rounds): {ratio:.3f}  (target <= 1.15)")
-    print(f"ratio ganbench / bare with fused Adam: {median_ratio('bare, fused Adam'):.3f}")
+    print(f"ratio ganbench / tuned bare loop: {median_ratio('bare, tuned'):.3f}")
     print(f"ratio ganbench / plain Lightning: {median_ratio('Lightning'):.3f}")
     print(f"ratio Lightning with no hooks in the step / bare: {median_ratio('bare loop', 'Lightning, no hooks'):.3f}")
 
