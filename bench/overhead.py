@@ -79,6 +79,7 @@ def without_lightning_environment():
             os.environ[VARIABLE] = saved
 
 
+@without_lightning_environment()
 def bare_loop(steps: int, warmup: int, images: torch.Tensor, tuned: bool = False) -> float:
     """Algorithm 1 by hand over an in-memory tensor (on its device); returns seconds for ``steps`` timed steps."""
     device = images.device
@@ -120,12 +121,16 @@ class PlainLightningGAN(pl.LightningModule):
     """The bare loop's step written as a plain LightningModule with manual optimisation, as its docs show.
 
     What Lightning itself costs a step, before anything of ganbench's (each ``optimizer.step()`` counts as a
-    Lightning step here, two a batch; the benchmark counts batches).
+    Lightning step here, two a batch; the benchmark counts batches). With ``hooks=False`` the step uses
+    torch's own optimisers and ``backward``, so no Lightning hook fires inside it: what Lightning's loop
+    costs around a step it does not see into (the fetch, ``batch_to_device``, progress counters, the batch
+    hooks), the floor of any LightningModule.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hooks: bool = True) -> None:
         super().__init__()
         self.automatic_optimization = False
+        self.hooks = hooks
         self.generator, self.discriminator = tiny_networks(0)
         self.loss, self.prior = NonSaturating(), Uniform()
         self.noise: torch.Generator | None = None
@@ -138,50 +143,31 @@ class PlainLightningGAN(pl.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         real, _ = batch
-        discriminator_optimizer, generator_optimizer = self.optimizers()
+        discriminator_optimizer, generator_optimizer = self.optimizers(use_pl_optimizer=self.hooks)
+        backward = self.manual_backward if self.hooks else torch.Tensor.backward
         with torch.no_grad():
             fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, self.device, self.noise))
         discriminator_loss = self.loss.discriminator_loss(self.discriminator(real), self.discriminator(fake))
         discriminator_optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(discriminator_loss)
+        backward(discriminator_loss)
         discriminator_optimizer.step()
         fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, self.device, self.noise))
         generator_loss = self.loss.generator_loss(self.discriminator(fake))
         generator_optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(generator_loss)
-        generator_optimizer.step()
-
-
-class UnhookedLightningGAN(PlainLightningGAN):
-    """The same step with torch's own optimisers and ``backward``: no Lightning hook fires inside it.
-
-    What Lightning's loop costs around a step that it does not see into (the fetch, ``batch_to_device``,
-    progress counters, the batch hooks): the floor of any LightningModule. Lightning's step counter does not
-    advance here; the benchmark counts batches.
-    """
-
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        real, _ = batch
-        discriminator_optimizer, generator_optimizer = self.optimizers(use_pl_optimizer=False)
-        with torch.no_grad():
-            fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, self.device, self.noise))
-        discriminator_loss = self.loss.discriminator_loss(self.discriminator(real), self.discriminator(fake))
-        discriminator_optimizer.zero_grad(set_to_none=True)
-        discriminator_loss.backward()
-        discriminator_optimizer.step()
-        fake = self.generator(self.prior.sample(BATCH, self.generator.latent_dim, self.device, self.noise))
-        generator_loss = self.loss.generator_loss(self.discriminator(fake))
-        generator_optimizer.zero_grad(set_to_none=True)
-        generator_loss.backward()
+        backward(generator_loss)
         generator_optimizer.step()
 
 
 def lightning_loop(
     steps: int, warmup: int, datamodule: MNISTSampleDataModule, log_dir: str, device: torch.device, hooks: bool = True
 ) -> float:
-    """The same training as a plain LightningModule through the same Trainer; returns timed seconds."""
-    module = PlainLightningGAN() if hooks else UnhookedLightningGAN()
-    return timed_fit(module, steps, warmup, datamodule, log_dir, accelerator=accelerator(device), devices=1)
+    """The same training as a plain LightningModule through the same Trainer; returns timed seconds.
+
+    Without hooks it also runs without the NVML check (as ganbench trains), to measure the loop alone.
+    """
+    module = PlainLightningGAN(hooks)
+    with contextlib.nullcontext() if hooks else without_lightning_environment():
+        return timed_fit(module, steps, warmup, datamodule, log_dir, accelerator=accelerator(device), devices=1)
 
 
 def ganbench_loop(
@@ -216,9 +202,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as log_dir:
         for _ in range(arguments.repeats):
             for name, loop in loops.items():
-                cuda_check_off = name.startswith("bare") or name == "Lightning, no hooks"
-                with without_lightning_environment() if cuda_check_off else contextlib.nullcontext():
-                    per_step[name].append(loop() / arguments.steps)
+                per_step[name].append(loop() / arguments.steps)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
     print(f"torch {torch.__version__}, {where}, batch {BATCH}, {HIDDEN}-unit networks")
     notes = {

@@ -26,6 +26,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from ganbench import GAN
 from ganbench.data import MNISTSampleDataModule
+from ganbench.data.batches import DeviceBatches
 from ganbench.losses import NonSaturating
 from ganbench.nets import MaxoutDiscriminator, MLPGenerator
 from ganbench.optim import ClassicMomentumSGD, ExponentialDecay
@@ -51,30 +52,27 @@ def accelerator(device: torch.device) -> str:
 def plain_loop(steps: int, warmup: int, datamodule: MNISTSampleDataModule, device: torch.device) -> float:
     """The same training written by hand; returns seconds for ``steps`` timed iterations.
 
-    Its batches are sliced from the training images held on ``device``, in a fresh ``randperm`` order each
-    epoch, as ganbench's ``DeviceBatches`` does.
+    Its batches are ganbench's own (``DeviceBatches``: the training images held on ``device``, sliced in a
+    fresh order each epoch), so the two loops differ only in the training around them.
     """
     generator, discriminator = paper_networks(0)
     generator.initialize_from_data(datamodule.pixel_mean())
     generator, discriminator = generator.to(device), discriminator.to(device)
-    images = datamodule.split_images("train").to(device)
+    batches = DeviceBatches(datamodule.datasets["train"], datamodule.batch_size, device)
     loss, prior = NonSaturating(), Uniform()
     generator_optimizer = ClassicMomentumSGD(generator.parameters(), lr=0.1, momentum=0.5)
     discriminator_optimizer = ClassicMomentumSGD(discriminator.parameters(), lr=0.1, momentum=0.5)
     schedulers = [ExponentialDecay(generator_optimizer), ExponentialDecay(discriminator_optimizer)]
     noise_generator = torch.Generator(device=device).manual_seed(0)
-    order_generator = torch.Generator().manual_seed(1)
-    batch, done, start = datamodule.batch_size, 0, 0.0
+    done, start = 0, 0.0
     while done < warmup + steps:
-        order = torch.randperm(len(images), generator=order_generator).to(device)
-        for first in range(0, len(images) - batch + 1, batch):
+        for real, _ in batches:  # one epoch
             if done == warmup:
                 synchronize(device)
                 start = time.perf_counter()
             if done == warmup + steps:
                 break
-            real = images.index_select(0, order[first : first + batch])
-            fake = generator(prior.sample(batch, generator.latent_dim, device, noise_generator))
+            fake = generator(prior.sample(len(real), generator.latent_dim, device, noise_generator))
             fake_input = fake.detach().requires_grad_(True)
             real_logits, fake_logits = discriminator(real), discriminator(fake_input)
             discriminator_loss = loss.discriminator_loss(real_logits, fake_logits)
